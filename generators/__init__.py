@@ -1,0 +1,1 @@
+"""Generator backends, their shared interface, registry and training utilities."""

@@ -1,0 +1,1 @@
+"""The copy_first_frame generator backend."""

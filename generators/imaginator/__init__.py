@@ -1,0 +1,1 @@
+"""The imaginator generator backend."""

@@ -1,0 +1,1 @@
+"""The mocogan generator backend."""

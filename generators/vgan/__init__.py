@@ -1,0 +1,1 @@
+"""The vgan generator backend."""

@@ -1,0 +1,38 @@
+"""The `vbench` command line: a click group; each command group lives in its own module here."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from vbench_i2v import __version__
+from vbench_i2v.errors import VBenchError
+
+# One line per command module; each defines ``commands`` (a list of click commands/groups).
+COMMAND_MODULES = [
+    "vbench_i2v.cli.datasets",
+]
+
+
+class _Main(click.Group):
+    """Turns :class:`VBenchError` into one clear line on stderr and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except VBenchError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vbench")
+def main() -> None:
+    """vbench: train, generate and score image-to-video generators on a common protocol."""
+
+
+for _mod in COMMAND_MODULES:
+    for _cmd in importlib.import_module(_mod).commands:
+        main.add_command(_cmd)

@@ -1,0 +1,234 @@
+"""The dataset interface: find a dataset's videos, split them by subject, and cut protocol clips.
+
+A dataset subclass says where its videos are (:meth:`VideoDataset.discover`) and how to read one
+(:meth:`VideoDataset.read_raw`). The base class does the rest the same way for every dataset:
+temporal sampling (``frame_step``), face cropping, resizing to 64x64, flips, caching, seeded
+subject splits and the protocol's clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vbench_i2v import protocol
+from vbench_i2v.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One video of a dataset. ``video_id`` is unique and stable across runs."""
+
+    video_id: str
+    subject: str
+    label: int | None
+    source: str
+    flip: bool = False
+    extra: tuple = ()
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    """One protocol clip: ``start`` is the index in the sampled (``frame_step``) frames."""
+
+    record: VideoRecord
+    start: int
+
+    @property
+    def clip_id(self) -> str:
+        return f"{self.record.video_id}{'_flip' if self.record.flip else ''}_f{self.start:04d}"
+
+
+@dataclass
+class DatasetStatus:
+    present: bool
+    where: str
+    message: str
+    videos: int = 0
+
+
+def data_home() -> Path:
+    """Where user datasets live by default: ``$VBENCH_I2V_DATA`` (one sub-folder per dataset)."""
+    return Path(os.environ.get("VBENCH_I2V_DATA", Path.home() / "vbench_i2v_data"))
+
+
+def cache_home() -> Path:
+    return Path(os.environ.get("VBENCH_I2V_HOME", Path.home() / ".cache" / "vbench_i2v"))
+
+
+class VideoDataset:
+    """Base class of every dataset. Subclasses set the class attributes and two methods."""
+
+    name: str = ""
+    labels: list[str] | None = None
+    frame_step: int = 1
+    split_subjects: tuple[int, int] = (0, 0)
+    flip_train: bool = False
+    face_crop: bool = False
+    user_supplied: bool = True
+    layout_help: str = ""
+
+    def __init__(self, data_root=None, cache_dir=None, seed: int = 0, **options):
+        self.seed = int(seed)
+        self.options = {k: v for k, v in options.items() if v is not None}
+        self.root = Path(data_root) if data_root is not None else data_home() / self.name
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_home() / "datasets"
+        self._records: list[VideoRecord] | None = None
+
+    # --- what subclasses provide -------------------------------------------------------
+    def discover(self) -> list[VideoRecord]:
+        """All videos of the dataset; raise :class:`DatasetError` saying what is missing."""
+        raise NotImplementedError
+
+    def read_raw(self, record: VideoRecord) -> np.ndarray:
+        """The video's original frames, uint8 ``T x H x W x 3``."""
+        raise NotImplementedError
+
+    # --- shared machinery --------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels) if self.labels else 0
+
+    def label_name(self, label: int | None) -> str:
+        return "" if label is None or not self.labels else self.labels[label]
+
+    def label_id(self, label) -> int | None:
+        """Accept a label name or id; raise a clear error for anything else."""
+        if not self.labels:
+            if label in (None, "", "none"):
+                return None
+            raise DatasetError(f"dataset {self.name!r} has no labels, got {label!r}")
+        if isinstance(label, str) and not label.lstrip("-").isdigit():
+            if label not in self.labels:
+                raise DatasetError(f"unknown label {label!r} for {self.name!r} (labels: {', '.join(self.labels)})")
+            return self.labels.index(label)
+        idx = int(label)
+        if not 0 <= idx < len(self.labels):
+            raise DatasetError(f"label id {idx} out of range for {self.name!r} (0..{len(self.labels) - 1})")
+        return idx
+
+    def records(self) -> list[VideoRecord]:
+        if self._records is None:
+            recs = self.discover()
+            if not recs:
+                raise DatasetError(f"{self.name}: no videos found under {self.root}\n{self.layout_help}".strip())
+            self._records = sorted(recs, key=lambda r: r.video_id)
+        return self._records
+
+    def status(self) -> DatasetStatus:
+        try:
+            recs = self.records()
+        except DatasetError as exc:
+            return DatasetStatus(False, str(self.root), str(exc).splitlines()[0])
+        return DatasetStatus(True, str(self.root), f"{len(recs)} videos", len(recs))
+
+    def subjects(self) -> dict[str, list[str]]:
+        n_train, n_test = self.split_subjects
+        return protocol.subject_split([r.subject for r in self.records()], n_train, n_test, self.seed)
+
+    def split(self, split: str) -> list[VideoRecord]:
+        """The split's videos; the training split is doubled by flips where the protocol says so."""
+        if split not in ("train", "test"):
+            raise DatasetError(f"unknown split {split!r} (use train or test)")
+        keep = set(self.subjects()[split])
+        recs = [r for r in self.records() if r.subject in keep]
+        if split == "train" and self.flip_train:
+            recs = recs + [VideoRecord(r.video_id, r.subject, r.label, r.source, True, r.extra) for r in recs]
+        return recs
+
+    def _cache_key(self) -> str:
+        opts = json.dumps({"options": self.options, "root": str(self.root.resolve()), "v": 1}, sort_keys=True)
+        return hashlib.sha256(opts.encode()).hexdigest()[:12]
+
+    def preprocess(self, frames: np.ndarray, record: VideoRecord) -> np.ndarray:
+        """Original frames -> protocol frames: sampled by ``frame_step``, face-cropped, 64x64."""
+        frames = frames[:: self.frame_step]
+        if self.face_crop:
+            from vbench_i2v.datasets.face_crop import crop_faces
+
+            frames = crop_faces(frames, size=protocol.SIZE, source=record.source)
+        else:
+            frames = resize_frames(center_square(frames), protocol.SIZE)
+        return frames
+
+    def load_video(self, record: VideoRecord) -> np.ndarray:
+        """Protocol frames of one video (cached for user-supplied datasets), flipped if asked."""
+        frames = None
+        cache = None
+        if self.user_supplied:
+            cache = self.cache_dir / self.name / self._cache_key() / f"{record.video_id}.npz"
+            if cache.exists():
+                with np.load(cache) as data:
+                    frames = data["video"]
+        if frames is None:
+            frames = self.preprocess(self.read_raw(record), record)
+            if cache is not None:
+                from vbench_i2v.video_io import write_video
+
+                write_video(cache, frames)
+        if record.flip:
+            frames = np.ascontiguousarray(frames[:, :, ::-1])
+        return frames
+
+    def clips(self, split: str, per_video: int | None = None, seed: int | None = None,
+              limit: int | None = None) -> list[ClipRef]:
+        """Protocol clips of a split. Test: ``CONDITIONING_PER_VIDEO`` seeded starts per video;
+        train: one clip per video from frame 0 unless ``per_video`` says otherwise.
+        ``limit`` keeps a seeded subset of videos (not clips)."""
+        seed = self.seed if seed is None else seed
+        if per_video is None:
+            per_video = protocol.CONDITIONING_PER_VIDEO if split == "test" else 1
+        recs = self.split(split)
+        if limit is not None and limit < len(recs):
+            pick = protocol.rng_for(seed, self.name, split, "subset").choice(len(recs), size=limit, replace=False)
+            recs = [recs[i] for i in sorted(pick)]
+        out: list[ClipRef] = []
+        for rec in recs:
+            n = self.num_frames(rec)
+            if split == "train" and per_video == 1:
+                starts = [0]
+            else:
+                rng = protocol.rng_for(seed, self.name, split, rec.video_id, str(rec.flip))
+                starts = protocol.clip_starts(n, per_video, rng)
+            out.extend(ClipRef(rec, s) for s in starts)
+        return out
+
+    def num_frames(self, record: VideoRecord) -> int:
+        """Number of protocol (sampled) frames; subclasses may answer without decoding."""
+        return len(self.load_video(record))
+
+    def load_clip(self, ref: ClipRef) -> np.ndarray:
+        return protocol.take_clip(self.load_video(ref.record), ref.start)
+
+    def clip_row(self, ref: ClipRef) -> dict:
+        """The ``clips.csv`` row of a clip; ``start_frame`` counts original (unsampled) frames."""
+        return {
+            "clip": ref.clip_id,
+            "label": "" if ref.record.label is None else ref.record.label,
+            "label_name": self.label_name(ref.record.label),
+            "subject": ref.record.subject,
+            "source": ref.record.source + (" (flipped)" if ref.record.flip else ""),
+            "start_frame": ref.start * self.frame_step,
+        }
+
+
+def center_square(frames: np.ndarray) -> np.ndarray:
+    """Crop ``T x H x W x 3`` frames to their central square."""
+    t, h, w, _ = frames.shape
+    s = min(h, w)
+    y0, x0 = (h - s) // 2, (w - s) // 2
+    return frames[:, y0 : y0 + s, x0 : x0 + s]
+
+
+def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """Resize uint8 frames to ``size x size`` with PIL bilinear (antialiased when shrinking)."""
+    if frames.shape[1] == size and frames.shape[2] == size:
+        return np.ascontiguousarray(frames)
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR)) for f in frames])

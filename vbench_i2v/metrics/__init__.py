@@ -1,0 +1,1 @@
+"""Metrics: SSIM, PSNR, Video FID, KID, ACD-C/ACD-I, bootstrap intervals."""

@@ -1,0 +1,1 @@
+"""Rater studies: blinded pairwise export, the rater page, and scoring."""
