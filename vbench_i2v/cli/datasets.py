@@ -1,0 +1,77 @@
+"""`vbench datasets list|export`: what datasets exist, whether their data is here, and protocol clips."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from vbench_i2v.datasets import dataset_names, get_dataset
+from vbench_i2v.video_io import video_file_name, write_video
+
+CLIP_COLUMNS = ["clip", "label", "label_name", "subject", "source", "start_frame"]
+
+
+@click.group("datasets")
+def datasets_group() -> None:
+    """List datasets and export the protocol's clips."""
+
+
+@datasets_group.command("list")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Folder holding one sub-folder per dataset (default $VBENCH_I2V_DATA).")
+def list_cmd(data_root) -> None:
+    """Every registered dataset, its labels, and whether its data is present."""
+    for name in dataset_names():
+        root = None if data_root is None else Path(data_root) / name
+        ds = get_dataset(name, data_root=root)
+        st = ds.status()
+        labels = ", ".join(ds.labels) if ds.labels else "(no labels)"
+        where = "built in" if not ds.user_supplied else st.where
+        state = f"present: {st.message}" if st.present else f"MISSING: {st.message}"
+        click.echo(f"{name:10s} {state} [{where}]")
+        click.echo(f"{'':10s} labels: {labels}")
+
+
+def write_clips_csv(path: Path, rows: list[dict]) -> None:
+    """Write ``clips.csv`` atomically (the table every clip folder carries)."""
+    fd, tmp = tempfile.mkstemp(prefix=".clips.", suffix=".csv", dir=path.parent)
+    with os.fdopen(fd, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CLIP_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+@datasets_group.command("export")
+@click.argument("name")
+@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@click.option("--limit", type=int, default=None, help="Keep a seeded subset of this many videos.")
+@click.option("--per-video", type=int, default=None,
+              help="Clips per video (default: 10 seeded starts on test, one from frame 0 on train).")
+@click.option("--format", "fmt", type=click.Choice(["mp4", "gif", "png", "npz"]), default="mp4", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the subject split and clip starts.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="The dataset's root folder.")
+def export_cmd(name, split, out_dir, limit, per_video, fmt, seed, data_root) -> None:
+    """Write the protocol's 32-frame 64x64 clips of a split, plus clips.csv."""
+    from tqdm import tqdm
+
+    ds = get_dataset(name, data_root=data_root, seed=seed)
+    refs = ds.clips(split, per_video=per_video, seed=seed, limit=limit)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for ref in tqdm(refs, desc=f"export {name}/{split}", unit="clip", disable=None):
+        target = out / video_file_name(ref.clip_id, fmt)
+        if not target.exists():  # resumable: clips already written are kept
+            write_video(target, ds.load_clip(ref))
+        rows.append(ds.clip_row(ref))
+    write_clips_csv(out / "clips.csv", rows)
+    click.echo(f"wrote {len(rows)} clips of {name}/{split} to {out} (clips.csv lists them)")
+
+
+commands = [datasets_group]
