@@ -13,6 +13,12 @@ from vbench_i2v.errors import VBenchError
 # One line per command module; each defines ``commands`` (a list of click commands/groups).
 COMMAND_MODULES = [
     "vbench_i2v.cli.datasets",
+    "vbench_i2v.cli.metrics",
+    "vbench_i2v.cli.weights",
+    "vbench_i2v.cli.train",
+    "vbench_i2v.cli.run",
+    "vbench_i2v.cli.leaderboard",
+    "vbench_i2v.cli.study",
 ]
 
 
@@ -33,6 +39,16 @@ def main() -> None:
     """vbench: train, generate and score image-to-video generators on a common protocol."""
 
 
-for _mod in COMMAND_MODULES:
-    for _cmd in importlib.import_module(_mod).commands:
-        main.add_command(_cmd)
+def _add_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside the module: show it
+                raise
+            continue  # this command module is not part of this build yet
+        for cmd in module.commands:
+            main.add_command(cmd)
+
+
+_add_commands()
