@@ -49,6 +49,7 @@ class RunSpec:
     resume: bool = False
     data_root: str | None = None
     batch_size: int = 16
+    dataset_options: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
 
@@ -183,7 +184,7 @@ def execute(spec: RunSpec, say=print) -> dict:
     if spec.max_videos is not None and spec.max_videos < 1:
         raise InputError(f"--max-videos must be >= 1, got {spec.max_videos}")
     device = resolve_device(spec.device)
-    ds = get_dataset(spec.dataset, data_root=spec.data_root, seed=spec.seed)
+    ds = get_dataset(spec.dataset, data_root=spec.data_root, seed=spec.seed, **spec.dataset_options)
     metrics = spec.metrics or default_metrics(ds)
     extractor = spec.extractor or default_extractor(ds)
     uses_features = any(m in FEATURE_METRICS or m in FACE_METRICS for m in metrics)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 import click
 
@@ -22,10 +23,16 @@ COMMAND_MODULES = [
 ]
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings reach the user as one line, without the source line Python adds."""
+    return f"Warning: {message}\n"
+
+
 class _Main(click.Group):
     """Turns :class:`VBenchError` into one clear line on stderr and exit code 2."""
 
     def invoke(self, ctx):
+        warnings.formatwarning = _one_line_warning
         try:
             return super().invoke(ctx)
         except VBenchError as exc:

@@ -15,6 +15,33 @@ from vbench_i2v.video_io import video_file_name, write_video
 CLIP_COLUMNS = ["clip", "label", "label_name", "subject", "source", "start_frame"]
 
 
+def parse_dataset_options(pairs) -> dict:
+    """``--option key=value`` pairs -> loader options (true/false and integers are converted)."""
+    from vbench_i2v.errors import InputError
+
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--option expects key=value, got {pair!r}")
+        value = value.strip()
+        low = value.lower()
+        if low in ("true", "on", "yes"):
+            out[key.strip()] = True
+        elif low in ("false", "off", "no"):
+            out[key.strip()] = False
+        elif value.lstrip("-").isdigit():
+            out[key.strip()] = int(value)
+        else:
+            out[key.strip()] = value
+    return out
+
+
+dataset_option = click.option(
+    "--option", "options", multiple=True, metavar="KEY=VALUE",
+    help="Loader option, repeatable (e.g. pattern=REGEX, frame_step=2, face_crop=true; see README).")
+
+
 @click.group("datasets")
 def datasets_group() -> None:
     """List datasets and export the protocol's clips."""
@@ -56,11 +83,12 @@ def write_clips_csv(path: Path, rows: list[dict]) -> None:
 @click.option("--format", "fmt", type=click.Choice(["mp4", "gif", "png", "npz"]), default="mp4", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the subject split and clip starts.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, help="The dataset's root folder.")
-def export_cmd(name, split, out_dir, limit, per_video, fmt, seed, data_root) -> None:
+@dataset_option
+def export_cmd(name, split, out_dir, limit, per_video, fmt, seed, data_root, options) -> None:
     """Write the protocol's 32-frame 64x64 clips of a split, plus clips.csv."""
     from tqdm import tqdm
 
-    ds = get_dataset(name, data_root=data_root, seed=seed)
+    ds = get_dataset(name, data_root=data_root, seed=seed, **parse_dataset_options(options))
     refs = ds.clips(split, per_video=per_video, seed=seed, limit=limit)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

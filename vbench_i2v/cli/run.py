@@ -7,6 +7,7 @@ import sys
 import click
 
 from vbench_i2v import protocol
+from vbench_i2v.cli.datasets import dataset_option, parse_dataset_options
 
 
 @click.command("run")
@@ -23,10 +24,11 @@ from vbench_i2v import protocol
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--batch-size", type=int, default=16, show_default=True, help="Clips generated per forward pass.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, help="The dataset's root folder.")
+@dataset_option
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False))
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in its folder.")
 def run_cmd(generator, dataset, checkpoint, train_if_missing, metrics, extractor, conditioning_per_video,
-            max_videos, seed, device, batch_size, data_root, out, resume) -> None:
+            max_videos, seed, device, batch_size, data_root, options, out, resume) -> None:
     """Generate the test clips of DATASET with GENERATOR, score them, write results.json and print the row."""
     from vbench_i2v.leaderboard import measured_boards, render
     from vbench_i2v.run import RunSpec, execute
@@ -35,6 +37,7 @@ def run_cmd(generator, dataset, checkpoint, train_if_missing, metrics, extractor
                    metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
                    extractor=extractor, conditioning_per_video=conditioning_per_video, max_videos=max_videos,
                    seed=seed, device=device, out=out, resume=resume, data_root=data_root, batch_size=batch_size,
+                   dataset_options=parse_dataset_options(options),
                    extra={"command": " ".join(["vbench"] + sys.argv[1:])})
     results = execute(spec, say=lambda msg: click.echo(msg, err=True))
     click.echo(f"results: {out}/{results['run_id']}/results.json")
