@@ -1,0 +1,39 @@
+"""Seeded percentile-bootstrap 95% intervals, for per-video means and for set-level metrics."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from vbench_i2v.protocol import rng_for
+
+DEFAULT_REPS = 1000
+
+
+def _interval(stats: np.ndarray) -> list[float]:
+    lo, hi = np.percentile(stats, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def mean_ci(values, seed: int = 0, reps: int = DEFAULT_REPS, key: str = "mean") -> list[float]:
+    """95% interval of the mean of per-video values, resampling videos with replacement."""
+    v = np.asarray(values, np.float64)
+    if len(v) < 2:
+        return [float(v.mean()), float(v.mean())] if len(v) else [float("nan")] * 2
+    rng = rng_for(seed, "bootstrap", key)
+    counts = rng.multinomial(len(v), np.full(len(v), 1.0 / len(v)), size=reps)
+    return _interval(counts @ v / len(v))
+
+
+def two_sample_ci(stat: Callable[[np.ndarray, np.ndarray], float], n_real: int, n_fake: int,
+                  seed: int = 0, reps: int = 200, key: str = "two-sample") -> list[float]:
+    """95% interval of a set-level metric (FID, KID): ``stat(counts_real, counts_fake)`` is the
+    metric on a resample of each set given as per-video counts."""
+    rng = rng_for(seed, "bootstrap", key)
+    out = np.empty(reps)
+    for r in range(reps):
+        cx = rng.multinomial(n_real, np.full(n_real, 1.0 / n_real)).astype(np.float64)
+        cy = rng.multinomial(n_fake, np.full(n_fake, 1.0 / n_fake)).astype(np.float64)
+        out[r] = stat(cx, cy)
+    return _interval(out)

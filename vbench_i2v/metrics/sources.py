@@ -1,0 +1,150 @@
+"""Where videos and features come from: folders of videos, in-memory dicts, saved feature npz files.
+
+Videos are keyed by their path relative to the folder without the extension, so a fake clip
+pairs with the real clip (and conditioning image) of the same key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from vbench_i2v.errors import InputError
+from vbench_i2v.video_io import FRAME_EXTS, VIDEO_EXTS, list_videos, read_image, read_video
+
+
+def video_key(root: Path, path: Path) -> str:
+    rel = path.relative_to(root)
+    return rel.with_suffix("").as_posix() if path.is_file() else rel.as_posix()
+
+
+def _keyed(root: Path, paths, what: str) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for p in paths:
+        k = video_key(root, p)
+        if k in out:
+            raise InputError(f"{what} {root}: {out[k].name} and {p.name} have the same name without extension")
+        out[k] = p
+    return out
+
+
+class VideoSet:
+    """Named uint8 videos, loaded lazily from a folder or held in memory."""
+
+    def __init__(self, items: Mapping[str, object], label: str):
+        self._items = dict(sorted(items.items()))
+        self.label = label
+
+    @classmethod
+    def from_source(cls, source, what: str) -> "VideoSet":
+        if isinstance(source, VideoSet):
+            return source
+        if isinstance(source, Mapping):
+            if not source:
+                raise InputError(f"{what}: no videos given")
+            return cls(source, f"<{len(source)} {what} videos in memory>")
+        root = Path(source)
+        if not root.exists():
+            raise InputError(f"{what} {root}: no such folder")
+        if not root.is_dir():
+            raise InputError(f"{what} {root}: expected a folder of videos (or a features .npz)")
+        items = _keyed(root, list_videos(root), what)
+        if not items:
+            raise InputError(f"{what} {root}: no videos found (looked for {', '.join(VIDEO_EXTS)} and frame folders)")
+        return cls(items, str(root))
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._items
+
+    def load(self, name: str) -> np.ndarray:
+        item = self._items[name]
+        if isinstance(item, (str, os.PathLike)):
+            return read_video(item)
+        arr = np.asarray(item)
+        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
+            raise InputError(f"video {name!r}: expected uint8 T x H x W x 3, got {arr.dtype} {arr.shape}")
+        return arr
+
+    def iter(self, names=None) -> Iterator[tuple[str, np.ndarray]]:
+        for n in names if names is not None else self._items:
+            yield n, self.load(n)
+
+
+class ImageSet:
+    """Conditioning images keyed like videos: image files, or the first frame of a video."""
+
+    def __init__(self, root):
+        root = Path(root)
+        if not root.is_dir():
+            raise InputError(f"conditioning {root}: not a folder")
+        paths = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            paths += [Path(dirpath) / f for f in sorted(filenames)
+                      if not f.startswith(".") and Path(f).suffix.lower() in FRAME_EXTS + VIDEO_EXTS]
+        self.items = _keyed(root, paths, "conditioning")
+        if not self.items:
+            raise InputError(f"conditioning {root}: no images found")
+        self.label = str(root)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.items
+
+    def load(self, name: str) -> np.ndarray:
+        return read_image(self.items[name])
+
+
+@dataclass
+class FeatureFile:
+    """Per-video features saved by `vbench features` (features, names, mu, sigma, extractor)."""
+
+    path: Path
+    features: np.ndarray
+    names: list[str]
+    mu: np.ndarray
+    sigma: np.ndarray
+    extractor: str
+    weights_sha256: str
+
+    @classmethod
+    def load(cls, path) -> "FeatureFile":
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except Exception as exc:
+            raise InputError(f"{path}: cannot read features npz ({type(exc).__name__}: {exc})") from None
+        missing = [k for k in ("features", "names", "mu", "sigma", "extractor") if k not in data]
+        if missing:
+            raise InputError(f"{path}: not a features file from `vbench features` (missing {', '.join(missing)})")
+        feats = np.asarray(data["features"], np.float64)
+        if not np.isfinite(feats).all():
+            raise InputError(f"{path}: features contain NaN or Inf")
+        return cls(path, feats, [str(n) for n in data["names"]], np.asarray(data["mu"], np.float64),
+                   np.asarray(data["sigma"], np.float64), str(data["extractor"]),
+                   str(data.get("weights_sha256", "")))
+
+    def save(self) -> Path:
+        import tempfile
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".npz")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, features=self.features, names=np.array(self.names, dtype=str), mu=self.mu,
+                     sigma=self.sigma, extractor=np.array(self.extractor), weights_sha256=np.array(self.weights_sha256))
+        os.replace(tmp, self.path)
+        return self.path
+
+
+def is_features_file(source) -> bool:
+    return isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".npz" and Path(source).is_file()

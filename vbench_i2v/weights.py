@@ -1,0 +1,245 @@
+"""Registry of the weight files the metrics use: where they come from, their sha256, how they load.
+
+Files live in ``$VBENCH_I2V_HOME/weights`` (default ``~/.cache/vbench_i2v/weights``).
+``vbench weights fetch NAME`` downloads and verifies; ``vbench weights import NAME PATH`` copies a
+file the user already has (the only way offline). Where the published sha256 is unknown (None),
+the hash of the file first imported/fetched is recorded beside it (``FILE.sha256``) and checked on
+every later use, so a silently replaced file is caught. Checkpoints load with
+``torch.load(weights_only=True)`` or safetensors, never plain pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vbench_i2v.errors import WeightsError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    name: str
+    file_name: str
+    description: str
+    loader: str  # "module:function" taking the file path, used to validate imports and to load
+    urls: tuple[str, ...] = ()
+    source_page: str | None = None  # where a user downloads it by hand when there is no direct URL
+    size: int | None = None
+    sha256: str | None = None
+    packaged: str | None = None  # path inside the installed package for shipped weights
+    used_by: tuple[str, ...] = field(default_factory=tuple)
+
+
+WEIGHTS: dict[str, WeightSpec] = {}
+
+
+def register(spec: WeightSpec) -> WeightSpec:
+    WEIGHTS[spec.name] = spec
+    return spec
+
+
+register(WeightSpec(
+    name="resnext101-kinetics",
+    file_name="resnext-101-kinetics.pth",
+    description="3D ResNeXt-101 trained on Kinetics-400 (Hara et al. 2018), Video FID features",
+    loader="vbench_i2v.feature_extractors.resnext3d:load_published",
+    source_page="https://github.com/kenshohara/3D-ResNets-PyTorch (README, 'Pre-trained models': Google Drive)",
+    used_by=("fid", "kid"),
+))
+register(WeightSpec(
+    name="facenet-vggface2",
+    file_name="20180402-114759-vggface2.pt",
+    description="facenet-pytorch InceptionResnetV1 trained on VGGFace2, 512-d face embeddings for ACD",
+    loader="vbench_i2v.feature_extractors.face_identity:load_inception_resnet",
+    urls=("https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",),
+    used_by=("acd-c", "acd-i"),
+))
+register(WeightSpec(
+    name="synthetic-probe",
+    file_name="synthetic_probe.safetensors",
+    description="small 3D conv probe trained on the synthetic dataset (FID features + identity embedding)",
+    loader="vbench_i2v.feature_extractors.synthetic_probe:load_probe",
+    packaged="feature_extractors/weights/synthetic_probe.safetensors",
+    sha256=None,  # filled in by scripts/train_synthetic_probe.py's printout
+    used_by=("fid", "kid", "acd-c", "acd-i"),
+))
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    name: str
+    path: Path
+    sha256: str
+
+
+def home() -> Path:
+    return Path(os.environ.get("VBENCH_I2V_HOME", Path.home() / ".cache" / "vbench_i2v")).expanduser()
+
+
+def weights_dir() -> Path:
+    return home() / "weights"
+
+
+def spec(name: str) -> WeightSpec:
+    if name not in WEIGHTS:
+        raise WeightsError(f"unknown weights {name!r} (known: {', '.join(sorted(WEIGHTS))})")
+    return WEIGHTS[name]
+
+
+def sha256_of(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _packaged_path(s: WeightSpec) -> Path:
+    # shipped files sit under the vbench_i2v import name (feature_extractors/ maps to vbench_i2v.feature_extractors)
+    from vbench_i2v import feature_extractors
+
+    rel = Path(s.packaged)
+    return Path(feature_extractors.__file__).resolve().parent.joinpath(*rel.parts[1:])
+
+
+def local_path(name: str) -> Path:
+    s = spec(name)
+    return _packaged_path(s) if s.packaged else weights_dir() / s.file_name
+
+
+def _recorded_hash_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def expected_sha256(name: str) -> str | None:
+    """The registry's sha256, else the one recorded when the file was imported or fetched."""
+    s = spec(name)
+    if s.sha256:
+        return s.sha256
+    rec = _recorded_hash_path(local_path(name))
+    return rec.read_text().split()[0] if rec.exists() else None
+
+
+def _how_to_get(s: WeightSpec) -> str:
+    imp = f"vbench weights import {s.name} PATH/TO/{s.file_name}"
+    if s.urls:
+        return f"run `vbench weights fetch {s.name}` (offline: `{imp}`)"
+    where = f" after downloading it from {s.source_page}" if s.source_page else ""
+    return f"run `{imp}`{where}"
+
+
+def require(name: str) -> WeightFile:
+    """The verified local file for ``name``, or a WeightsError naming the exact command to run."""
+    s = spec(name)
+    path = local_path(name)
+    if not path.exists():
+        if s.packaged:
+            raise WeightsError(f"weights {name!r} should ship with the package at {path} but are missing "
+                               "(they are produced by scripts/train_synthetic_probe.py)")
+        raise WeightsError(f"weights {name!r} ({s.file_name}) are missing from {weights_dir()}: {_how_to_get(s)}")
+    digest = sha256_of(path)
+    want = expected_sha256(name)
+    if want and digest != want:
+        raise WeightsError(f"weights {name!r} at {path} have sha256 {digest[:12]}..., expected {want[:12]}...: "
+                           f"the file is corrupt or replaced; {_how_to_get(s)}")
+    return WeightFile(name, path, digest)
+
+
+def load(name: str, **kwargs):
+    """Load the model/state for ``name`` with its registered loader; returns (object, WeightFile)."""
+    wf = require(name)
+    return _loader(spec(name))(wf.path, **kwargs), wf
+
+
+def _loader(s: WeightSpec):
+    mod, fn = s.loader.split(":")
+    return getattr(importlib.import_module(mod), fn)
+
+
+def _verify_and_install(s: WeightSpec, tmp: Path) -> WeightFile:
+    digest = sha256_of(tmp)
+    if s.sha256 and digest != s.sha256:
+        raise WeightsError(f"{s.name}: sha256 mismatch (got {digest}, expected {s.sha256}); refusing the file")
+    if s.size is not None and tmp.stat().st_size != s.size:
+        raise WeightsError(f"{s.name}: size mismatch (got {tmp.stat().st_size} bytes, expected {s.size}); refusing the file")
+    try:
+        _loader(s)(tmp)
+    except WeightsError as exc:
+        raise WeightsError(f"{s.name}: the file does not load as expected: {exc}") from None
+    except Exception as exc:
+        raise WeightsError(f"{s.name}: the file does not load ({type(exc).__name__}: {exc})") from None
+    dest = local_path(s.name)
+    os.replace(tmp, dest)
+    rec = _recorded_hash_path(dest)
+    fd, rtmp = tempfile.mkstemp(dir=dest.parent, prefix=".sha.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{digest}  {dest.name}\n")
+    os.replace(rtmp, rec)
+    return WeightFile(s.name, dest, digest)
+
+
+def _temp_in_cache(s: WeightSpec) -> Path:
+    weights_dir().mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=weights_dir(), prefix=f".{s.file_name}.")
+    os.close(fd)
+    return Path(tmp)
+
+
+def import_file(name: str, source) -> WeightFile:
+    """Copy a user's file into the cache after checking its sha256 (when known) and that it loads."""
+    s = spec(name)
+    if s.packaged:
+        raise WeightsError(f"weights {name!r} ship with the package; nothing to import")
+    source = Path(source)
+    if not source.is_file():
+        raise WeightsError(f"{source}: no such file to import as {name!r}")
+    tmp = _temp_in_cache(s)
+    try:
+        shutil.copyfile(source, tmp)
+        return _verify_and_install(s, tmp)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def fetch(name: str, progress: bool = True) -> WeightFile:
+    """Download from the registered URLs (first that works), verify, install atomically."""
+    import urllib.request
+
+    s = spec(name)
+    if s.packaged:
+        return require(name)
+    if not s.urls:
+        raise WeightsError(f"weights {name!r} have no direct download URL: {_how_to_get(s)}")
+    errors = []
+    for url in s.urls:
+        tmp = _temp_in_cache(s)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:
+                shutil.copyfileobj(resp, out, 1 << 20)
+            return _verify_and_install(s, tmp)
+        except WeightsError:
+            raise
+        except Exception as exc:
+            errors.append(f"{url}: {type(exc).__name__}: {exc}")
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    raise WeightsError(f"cannot download {name!r} ({'; '.join(errors)}); offline, use "
+                       f"`vbench weights import {name} PATH/TO/{s.file_name}`")
+
+
+def status(name: str) -> dict:
+    """For `vbench weights list`: present or not, path, size, sha256 expected (no hashing here)."""
+    s = spec(name)
+    path = local_path(name)
+    return {"name": name, "file": s.file_name, "present": path.exists(), "path": str(path),
+            "size": path.stat().st_size if path.exists() else s.size, "sha256": expected_sha256(name),
+            "packaged": bool(s.packaged), "used_by": ",".join(s.used_by), "description": s.description}
