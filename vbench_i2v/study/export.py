@@ -1,0 +1,326 @@
+"""Blinded pairwise export for a rater study (the paper's Table 4).
+
+Takes two or more ``vbench run`` directories (optionally plus the real clips of the first run as
+a "method" of its own), picks ``pairs`` clip pairs per method pair, randomises left/right, adds
+attention checks (a real clip against a visibly corrupted copy of itself), and writes:
+
+- ``clips/<pair>_L|_R|_SBS.<fmt>``: the two clips, and both side by side in one file;
+- ``key.csv``: which run sits on which side (raters never see it; the page never loads it);
+- ``pairs.csv``: what raters see: pair ids and file names only;
+- ``study.json``: how the study was made (runs, seed, options), for the scorer and for the record;
+- ``index.html``: the self-contained rater page (see :mod:`vbench_i2v.study.page`).
+
+File names and pair ids are drawn after shuffling, so nothing the page loads reveals a method.
+Every random choice comes from :func:`vbench_i2v.protocol.rng_for` with the study seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vbench_i2v import __version__
+from vbench_i2v.errors import InputError
+from vbench_i2v.protocol import rng_for
+from vbench_i2v.video_io import VIDEO_EXTS, read_video, write_video
+
+REAL = "real"                 # the method name of the first run's real clips (--include-real)
+CHECK_REAL = "check:real"     # attention checks: the untouched real clip ...
+CHECK_CORRUPT = "check:corrupted"  # ... and its corrupted copy
+KEY_COLUMNS = ["pair_id", "left_run", "right_run", "left_file", "right_file", "attention_check",
+               "left_clip", "right_clip"]
+PAIRS_COLUMNS = ["pair_id", "left_file", "right_file", "sbs_file"]
+FORMATS = ("mp4", "gif")
+DEFAULT_QUESTION = "Which video looks more realistic?"
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """One method in the study: a run's generated clips, or (``subdir="real"``) its real clips."""
+
+    label: str
+    root: Path
+    subdir: str
+    clips: pd.DataFrame
+    fingerprint: str | None
+    generator: str | None
+
+    def clip_ids(self) -> list[str]:
+        return list(self.clips["clip"])
+
+    def clip_label(self, clip: str):
+        return self._labels.get(clip)
+
+    @property
+    def _labels(self) -> dict:
+        return dict(zip(self.clips["clip"], self.clips["label"])) if "label" in self.clips else {}
+
+    def clip_path(self, clip: str) -> Path:
+        """The clip's file: ``<subdir>/<clip>.npz`` (lossless), else any video with that stem."""
+        folder = self.root / self.subdir
+        for ext in (".npz",) + tuple(e for e in VIDEO_EXTS if e != ".npz"):
+            p = folder / f"{clip}{ext}"
+            if p.exists():
+                return p
+        raise InputError(f"{folder}: no clip file for clip {clip!r} (expected {clip}.npz)")
+
+
+def load_run(path) -> StudyRun:
+    """Read ``results.json`` and ``clips.csv`` of a ``vbench run`` directory."""
+    root = Path(path)
+    results_path = root / "results.json"
+    if not results_path.is_file():
+        raise InputError(f"{root}: not a run directory (no results.json)")
+    try:
+        results = json.loads(results_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{results_path}: cannot read JSON ({exc})") from None
+    clips_path = root / "clips.csv"
+    if not clips_path.is_file():
+        raise InputError(f"{root}: no clips.csv (the run did not record its clips)")
+    clips = pd.read_csv(clips_path, dtype={"clip": str})
+    if "clip" not in clips.columns or clips.empty:
+        raise InputError(f"{clips_path}: needs a 'clip' column and at least one row")
+    if clips["clip"].duplicated().any():
+        raise InputError(f"{clips_path}: clip ids repeat ({clips['clip'][clips['clip'].duplicated()].iloc[0]!r})")
+    if not (root / "fake").is_dir():
+        raise InputError(f"{root}: no fake/ folder with the generated clips")
+    label = str(results.get("run_id") or root.name)
+    return StudyRun(label=label, root=root, subdir="fake", clips=clips,
+                    fingerprint=(results.get("protocol") or {}).get("fingerprint"),
+                    generator=(results.get("generator") or {}).get("name"))
+
+
+def real_of(run: StudyRun) -> StudyRun:
+    """The real clips a run was compared with, as a method named ``real``."""
+    if not (run.root / "real").is_dir():
+        raise InputError(f"{run.root}: no real/ folder, needed for --include-real and attention checks")
+    return StudyRun(label=REAL, root=run.root, subdir="real", clips=run.clips,
+                    fingerprint=run.fingerprint, generator=None)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One shown pair before blinding: run and clip on each side, and whether it is a check."""
+
+    left_run: str
+    left_clip: str
+    right_run: str
+    right_clip: str
+    attention_check: bool
+
+
+def _choose_clips(a: StudyRun, b: StudyRun, n: int, seed: int) -> list[tuple[str, str]]:
+    """``n`` (clip of a, clip of b): the same clip id on both sides when the runs share a protocol
+    (same conditioning image and label); otherwise clips of the same label where possible."""
+    rng = rng_for(seed, "study-pairs", a.label, b.label)
+    if a.fingerprint is not None and a.fingerprint == b.fingerprint:
+        common = sorted(set(a.clip_ids()) & set(b.clip_ids()))
+        if len(common) < n:
+            raise InputError(f"runs {a.label} and {b.label} share only {len(common)} clips; "
+                             f"lower --pairs to at most {len(common)}")
+        picked = rng.choice(len(common), size=n, replace=False)
+        return [(common[i], common[i]) for i in picked]
+    a_ids, b_ids = a.clip_ids(), b.clip_ids()
+    if len(a_ids) < n or len(b_ids) < n:
+        raise InputError(f"runs {a.label} ({len(a_ids)} clips) and {b.label} ({len(b_ids)} clips) "
+                         f"are too small for --pairs {n}")
+    left = [a_ids[i] for i in rng.choice(len(a_ids), size=n, replace=False)]
+    unused = list(b_ids)
+    out = []
+    for clip in left:
+        same = [c for c in unused if b.clip_label(c) == a.clip_label(clip)]
+        pool = same or unused
+        pick = pool[int(rng.integers(len(pool)))]
+        unused.remove(pick)
+        out.append((clip, pick))
+    return out
+
+
+def balanced_flips(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Which pairs swap sides: exactly half (the odd one out by coin), in random order, so each
+    method appears on the left as often as on the right."""
+    k = n // 2 + (int(rng.integers(2)) if n % 2 else 0)
+    return rng.permutation(np.arange(n) < k)
+
+
+def attention_count(n_comparisons: int, rate: float) -> int:
+    """One check per ``1/rate`` comparison pairs, rounded up (0 when the rate is 0)."""
+    if not 0 <= rate <= 1:
+        raise InputError(f"--attention-rate must lie in [0, 1], got {rate}")
+    return math.ceil(rate * n_comparisons - 1e-9) if rate > 0 else 0
+
+
+def plan_items(methods: list[StudyRun], pairs: int, attention_rate: float, seed: int,
+               checks_from: StudyRun | None) -> list[Item]:
+    """Every shown pair, in presentation order, before file names are assigned."""
+    if len(methods) < 2:
+        raise InputError("a study needs at least two methods (two runs, or one run with --include-real)")
+    if pairs < 1:
+        raise InputError(f"--pairs must be at least 1, got {pairs}")
+    items: list[Item] = []
+    for i in range(len(methods)):
+        for j in range(i + 1, len(methods)):
+            a, b = methods[i], methods[j]
+            chosen = _choose_clips(a, b, pairs, seed)
+            flips = balanced_flips(pairs, rng_for(seed, "study-sides", a.label, b.label))
+            for (ca, cb), flip in zip(chosen, flips):
+                if flip:
+                    items.append(Item(b.label, cb, a.label, ca, False))
+                else:
+                    items.append(Item(a.label, ca, b.label, cb, False))
+    n_checks = attention_count(len(items), attention_rate)
+    if n_checks:
+        if checks_from is None:
+            raise InputError("attention checks need real clips; none of the runs has a real/ folder")
+        rng = rng_for(seed, "study-attention")
+        ids = checks_from.clip_ids()
+        picked = rng.choice(len(ids), size=n_checks, replace=n_checks > len(ids))
+        flips = balanced_flips(n_checks, rng)
+        for idx, flip in zip(picked, flips):
+            clip = ids[idx]
+            if flip:
+                items.append(Item(CHECK_CORRUPT, clip, CHECK_REAL, clip, True))
+            else:
+                items.append(Item(CHECK_REAL, clip, CHECK_CORRUPT, clip, True))
+    order = rng_for(seed, "study-order").permutation(len(items))
+    return [items[i] for i in order]
+
+
+def corrupt(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A visibly broken copy for attention checks: 8x8 blocks, strong noise, shuffled frames."""
+    t, h, w, _ = clip.shape
+    block = 8
+    small = clip[:, ::block, ::block].astype(np.float32)
+    blocky = np.repeat(np.repeat(small, block, axis=1), block, axis=2)[:, :h, :w]
+    noisy = blocky + rng.normal(0.0, 50.0, size=blocky.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)[rng.permutation(t)]
+
+
+def upscale(clip: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour upscale for display (64 px is tiny on screen, and H.264's chroma
+    subsampling would smear a 64 px clip; upscaling first keeps the pixels as generated)."""
+    return clip if scale == 1 else np.repeat(np.repeat(clip, scale, axis=1), scale, axis=2)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int) -> np.ndarray:
+    """Both clips in one frame, left | white gap | right (frame counts must agree)."""
+    if left.shape != right.shape:
+        raise InputError(f"clips of a pair differ in shape: {left.shape} vs {right.shape}")
+    spacer = np.full((left.shape[0], left.shape[1], gap, 3), 255, np.uint8)
+    return np.concatenate([left, spacer, right], axis=2)
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".csv", dir=path.parent)
+    with os.fdopen(fd, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def export_study(run_dirs, out_dir, pairs: int, include_real: bool = False, seed: int = 0,
+                 fmt: str = "mp4", attention_rate: float = 0.1, scale: int = 4, fps: float = 8.0,
+                 question: str = DEFAULT_QUESTION, allow_tie: bool = False,
+                 shuffle_per_rater: bool = True, force: bool = False, progress=None) -> dict:
+    """Write a blinded study to ``out_dir`` and return its ``study.json`` content."""
+    from vbench_i2v.study.page import write_page
+
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if scale < 1:
+        raise InputError(f"--scale must be at least 1, got {scale}")
+    out = Path(out_dir)
+    if (out / "key.csv").exists() and not force:
+        raise InputError(f"{out}: already holds a study (key.csv); choose a new --out or pass --force")
+    runs = [load_run(p) for p in run_dirs]
+    labels = [r.label for r in runs]
+    for name in labels:
+        if labels.count(name) > 1:
+            raise InputError(f"two runs share the run id {name!r}; a study compares distinct runs")
+        if name in (REAL, CHECK_REAL, CHECK_CORRUPT):
+            raise InputError(f"run id {name!r} is reserved in studies; rename the run")
+    methods = list(runs)
+    real = real_of(runs[0]) if (include_real or attention_rate > 0) else None
+    if include_real:
+        methods.append(real)
+    items = plan_items(methods, pairs, attention_rate, seed, real)
+
+    by_label = {m.label: m for m in methods}
+    if real is not None:
+        by_label[CHECK_REAL] = real
+    clip_dir = out / "clips"
+    clip_dir.mkdir(parents=True, exist_ok=True)
+    width = max(3, len(str(len(items))))
+    key_rows, pair_rows, cache = [], [], {}
+
+    def frames(run_label: str, clip: str) -> np.ndarray:
+        if (run_label, clip) not in cache:
+            if run_label == CHECK_CORRUPT:
+                rng = rng_for(seed, "study-corrupt", clip)
+                cache[(run_label, clip)] = corrupt(frames(CHECK_REAL, clip), rng)
+            else:
+                cache[(run_label, clip)] = read_video(by_label[run_label].clip_path(clip))
+        return cache[(run_label, clip)]
+
+    for n, item in enumerate(items, start=1):
+        pid = f"p{n:0{width}d}"
+        left = upscale(frames(item.left_run, item.left_clip), scale)
+        right = upscale(frames(item.right_run, item.right_clip), scale)
+        names = {side: f"clips/{pid}_{side}.{fmt}" for side in ("L", "R", "SBS")}
+        write_video(out / names["L"], left, fps=fps)
+        write_video(out / names["R"], right, fps=fps)
+        write_video(out / names["SBS"], side_by_side(left, right, gap=2 * scale), fps=fps)
+        key_rows.append({"pair_id": pid, "left_run": item.left_run, "right_run": item.right_run,
+                         "left_file": names["L"], "right_file": names["R"],
+                         "attention_check": int(item.attention_check),
+                         "left_clip": item.left_clip, "right_clip": item.right_clip})
+        pair_rows.append({"pair_id": pid, "left_file": names["L"], "right_file": names["R"],
+                          "sbs_file": names["SBS"]})
+        if progress is not None:
+            progress(n, len(items))
+
+    _write_csv(out / "key.csv", KEY_COLUMNS, key_rows)
+    _write_csv(out / "pairs.csv", PAIRS_COLUMNS, pair_rows)
+    study_id = write_page(out / "index.html", pair_rows, question=question, allow_tie=allow_tie,
+                          fmt=fmt, fps=fps, shuffle_per_rater=shuffle_per_rater)
+    fingerprints = {r.fingerprint for r in runs}
+    info = {
+        "schema_version": 1,
+        "study_id": study_id,
+        "methods": [m.label for m in methods],
+        "runs": {r.label: {"path": str(r.root), "generator": r.generator, "fingerprint": r.fingerprint}
+                 for r in runs},
+        "real_from": runs[0].label if real is not None else None,
+        "shared_protocol": len(fingerprints) == 1 and None not in fingerprints,
+        "pairs_per_method_pair": pairs,
+        "comparisons": sum(not i.attention_check for i in items),
+        "attention_checks": sum(i.attention_check for i in items),
+        "attention_rate": attention_rate,
+        "seed": seed,
+        "format": fmt,
+        "scale": scale,
+        "fps": fps,
+        "question": question,
+        "allow_tie": allow_tie,
+        "shuffle_per_rater": shuffle_per_rater,
+        "vbench_i2v_version": __version__,
+    }
+    _write_text(out / "study.json", json.dumps(info, indent=2) + "\n")
+    return info
