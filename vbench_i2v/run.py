@@ -64,13 +64,13 @@ def shipped_checkpoint(generator: str, dataset: str) -> Path | None:
 def default_metrics(ds) -> list[str]:
     """Pixel and feature metrics everywhere; identity metrics on face datasets."""
     names = list(PIXEL_METRICS + FEATURE_METRICS)
-    if getattr(ds, "faces", ds.face_crop):
+    if ds.faces if ds.faces is not None else ds.face_crop:
         names += list(FACE_METRICS)
     return names
 
 
 def default_extractor(ds) -> str:
-    return getattr(ds, "default_extractor", "resnext101-kinetics")
+    return ds.default_extractor
 
 
 def config_variant(backend) -> str | None:
@@ -161,6 +161,56 @@ def _generate_clips(model, ds, refs, run_dir: Path, seed: int, batch_size: int, 
     return len(todo)
 
 
+def _extractor_info(name: str) -> dict:
+    """Name and verified weights hash of a feature extractor (missing weights: the exact command)."""
+    from vbench_i2v import weights
+    from vbench_i2v.feature_extractors import VIDEO_EXTRACTORS, WEIGHTS_FOR
+
+    if name not in VIDEO_EXTRACTORS:
+        raise InputError(f"unknown extractor {name!r} (known: {', '.join(sorted(VIDEO_EXTRACTORS))})")
+    return {"name": name, "weights_sha256": weights.require(WEIGHTS_FOR[name]).sha256}
+
+
+def _score(run_dir: Path, reference_dir: Path, metrics: list[str], extractor: str, seed: int,
+           device: str, say) -> dict:
+    """Score fake/ against real/; real-clip features are computed once per protocol and reused."""
+    from vbench_i2v.metrics.engine import compute_metrics, features_file
+
+    set_level = [m for m in metrics if m in FEATURE_METRICS]
+    paired = [m for m in metrics if m not in FEATURE_METRICS]
+    scored: dict = {}
+    if set_level:
+        ref = reference_dir / f"real_features_{extractor}.npz"
+        if ref.exists():
+            say(f"reusing real-clip features {ref}")
+        else:
+            features_file(run_dir / "real", extractor, ref, device=device)
+        r = compute_metrics(ref, run_dir / "fake", metrics=set_level, extractor=extractor, seed=seed, device=device)
+        for m in set_level:
+            scored[m] = {**r["metrics"][m], "weights_sha256": r["provenance"]["weights"].get(extractor)}
+    if paired:
+        r = compute_metrics(run_dir / "real", run_dir / "fake", metrics=paired, extractor=extractor,
+                            conditioning=run_dir / "cond", seed=seed, device=device)
+        ident = r["provenance"].get("identity_embedder")
+        for m in paired:
+            extra = {"extractor": ident, "weights_sha256": r["provenance"]["weights"].get(ident)} \
+                if m in FACE_METRICS else {"extractor": None, "weights_sha256": None}
+            scored[m] = {**r["metrics"][m], **extra}
+        if "face_fallback" in r["provenance"]:
+            for m in FACE_METRICS:
+                if m in scored:
+                    scored[m]["face_fallback"] = r["provenance"]["face_fallback"]
+    block = {}
+    for m in metrics:
+        v = scored[m]
+        block[m] = {"value": v["value"], "ci95": v["ci95"], "n": v["n"], "extractor": v.get("extractor"),
+                    "weights_sha256": v.get("weights_sha256")}
+        for key in ("n_real", "face_fallback", "subsets", "subset_size"):
+            if key in v:
+                block[m][key] = v[key]
+    return block
+
+
 def run_id_for(generator: str, variant: str | None, dataset: str, fingerprint: str,
                checkpoint_sha: str | None, seed: int) -> str:
     import hashlib
@@ -175,7 +225,6 @@ def execute(spec: RunSpec, say=print) -> dict:
     """Do the whole run; returns the results dict (also written to ``results.json``)."""
     from vbench_i2v.datasets import get_dataset
     from vbench_i2v.generators.base import resolve_device
-    from vbench_i2v.metrics.engine import compute_metrics, extractor_info
     from vbench_i2v.cli.datasets import write_clips_csv
 
     t0 = time.perf_counter()
@@ -188,7 +237,7 @@ def execute(spec: RunSpec, say=print) -> dict:
     metrics = spec.metrics or default_metrics(ds)
     extractor = spec.extractor or default_extractor(ds)
     uses_features = any(m in FEATURE_METRICS or m in FACE_METRICS for m in metrics)
-    ext = extractor_info(extractor) if uses_features else {"name": None, "weights_sha256": None}
+    ext = _extractor_info(extractor) if uses_features else {"name": None, "weights_sha256": None}
 
     refs = ds.clips("test", per_video=spec.conditioning_per_video, seed=spec.seed, limit=spec.max_videos)
     proto = {
@@ -221,20 +270,8 @@ def execute(spec: RunSpec, say=print) -> dict:
         f"{dataset_block['video_count']} videos, device {device}")
     _generate_clips(model, ds, refs, run_dir, spec.seed, spec.batch_size, say)
 
-    reference = out / "_reference" / proto["fingerprint"] / "real_features.npz" if uses_features else None
-    scored = compute_metrics(run_dir / "real", run_dir / "fake", metrics=metrics, extractor=extractor,
-                             conditioning=run_dir / "cond", seed=spec.seed, device=str(device),
-                             real_features_cache=reference)
-    metric_block = {}
-    for name in metrics:
-        m = scored["metrics"][name]
-        metric_block[name] = {
-            "value": m["value"], "ci95": m["ci95"], "n": m["n"],
-            "extractor": m.get("extractor"), "weights_sha256": m.get("weights_sha256"),
-        }
-        for key in ("warning", "fallback_frames", "kid_subsets"):
-            if key in m:
-                metric_block[name][key] = m[key]
+    metric_block = _score(run_dir, out / "_reference" / proto["fingerprint"], metrics, extractor,
+                          spec.seed, str(device), say)
     results = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,

@@ -72,6 +72,8 @@ class VideoDataset:
     face_crop: bool = False
     user_supplied: bool = True
     layout_help: str = ""
+    default_extractor: str = "resnext101-kinetics"  # feature network for FID/KID by default
+    faces: bool | None = None  # identity metrics apply; None = same as face_crop
 
     def __init__(self, data_root=None, cache_dir=None, seed: int = 0, **options):
         self.seed = int(seed)

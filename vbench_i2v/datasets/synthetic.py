@@ -454,6 +454,8 @@ class SyntheticFaces(VideoDataset):
     flip_train = False
     face_crop = False
     user_supplied = False
+    faces = True  # identity metrics (ACD) apply: cartoon faces
+    default_extractor = "synthetic-probe"  # ResNeXt-101 on Kinetics means little on cartoons
     layout_help = "built in: rendered from the seed, nothing to download"
 
     def __init__(self, data_root=None, cache_dir=None, seed: int = 0, identities: int | None = 60, takes: int | None = 3,
