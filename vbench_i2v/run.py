@@ -6,6 +6,11 @@ is a pure function of what was run (generator, variant, dataset, protocol finger
 hash, seed), so the same command finds its own folder again: an interrupted run resumes with
 ``--resume`` and nothing already written is rewritten. Real-clip feature statistics are stored once
 per protocol under ``<out>/_reference/`` and reused by later runs.
+
+Under torchrun (``torchrun --nproc_per_node N -m vbench_i2v run ...``) each rank generates its share
+of the clips (:func:`vbench_i2v.distributed.shard`; per-clip noise makes them identical to a
+1-process run), scoring is sharded as in :mod:`vbench_i2v.metrics.engine`, and rank 0 alone trains a
+missing checkpoint, creates the run folder and writes ``results.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 import torch
 
 import vbench_i2v
-from vbench_i2v import protocol
+from vbench_i2v import distributed, protocol
 from vbench_i2v.errors import InputError
 from vbench_i2v.files import sha256_file
 from vbench_i2v.results import SCHEMA_VERSION, fingerprint_fields, protocol_fingerprint, write_results
@@ -133,10 +138,13 @@ def _generate_clips(model, ds, refs, run_dir: Path, seed: int, batch_size: int, 
     from vbench_i2v.tensors import video_from_model
     from vbench_i2v.video_io import write_video
 
+    refs = distributed.shard(refs, key=lambda r: r.clip_id)  # this rank's clips (all of them in 1 process)
     todo = [r for r in refs if not (run_dir / "fake" / f"{r.clip_id}.npz").exists()]
     if len(todo) < len(refs):
-        say(f"resuming: {len(refs) - len(todo)} of {len(refs)} clips already generated")
-    bar = tqdm(total=len(todo), desc=f"generate {model.name}", unit="clip", disable=None)
+        say(f"resuming: {len(refs) - len(todo)} of {len(refs)} clips already generated"
+            + (f" (rank 0's share of {distributed.world_size()})" if distributed.is_distributed() else ""))
+    bar = tqdm(total=len(todo), desc=f"generate {model.name}", unit="clip",
+               disable=None if distributed.is_main() else True)
     for i in range(0, len(todo), batch_size):
         chunk = todo[i : i + batch_size]
         reals = np.stack([ds.load_clip(r) for r in chunk])
@@ -228,11 +236,14 @@ def execute(spec: RunSpec, say=print) -> dict:
     from vbench_i2v.cli.datasets import write_clips_csv
 
     t0 = time.perf_counter()
+    distributed.init(distributed.local_device(spec.device))  # a no-op without torchrun
+    if not distributed.is_main():
+        say = lambda msg: None  # noqa: E731 - rank 0 reports for everyone
     if spec.conditioning_per_video < 1:
         raise InputError(f"--conditioning-per-video must be >= 1, got {spec.conditioning_per_video}")
     if spec.max_videos is not None and spec.max_videos < 1:
         raise InputError(f"--max-videos must be >= 1, got {spec.max_videos}")
-    device = resolve_device(spec.device)
+    device = resolve_device(distributed.local_device(spec.device))
     ds = get_dataset(spec.dataset, data_root=spec.data_root, seed=spec.seed, **spec.dataset_options)
     metrics = spec.metrics or default_metrics(ds)
     extractor = spec.extractor or default_extractor(ds)
@@ -249,26 +260,37 @@ def execute(spec: RunSpec, say=print) -> dict:
                      "video_count": len({r.record for r in refs})}
     proto["fingerprint"] = protocol_fingerprint({**proto, "dataset": ds.name, "split": "test"})
 
-    model, ckpt = _load_generator(spec, ds, device, say)
+    # rank 0 first, alone: it trains a missing checkpoint; then the others load what it wrote
+    loaded = distributed.on_main(lambda: _load_generator(spec, ds, device, say))
+    model, ckpt = distributed.everywhere(lambda: loaded if distributed.is_main()
+                                         else _load_generator(spec, ds, device, say))
     ckpt_sha = sha256_file(Path(ckpt) / "model.safetensors") if ckpt else None
     variant = config_variant(model)
     run_id = run_id_for(model.name, variant, ds.name, proto["fingerprint"], ckpt_sha, spec.seed)
     out = Path(spec.out)
     run_dir = out / run_id
-    if (run_dir / "results.json").exists():
+
+    def prepare_run_dir() -> bool:
+        """True when the run is already complete; else make the folder (rank 0 decides for all)."""
+        if (run_dir / "results.json").exists():
+            return True
+        if run_dir.exists() and any(run_dir.iterdir()) and not spec.resume:
+            raise InputError(f"{run_dir}: an unfinished run is here; pass --resume to continue it")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not (run_dir / "clips.csv").exists():
+            write_clips_csv(run_dir / "clips.csv", [ds.clip_row(r) for r in refs])
+        return False
+
+    if distributed.on_main(prepare_run_dir, share=True):
         from vbench_i2v.results import load_results
 
         say(f"{run_dir}: this run is already complete; its results are kept as they are")
         return load_results(run_dir)
-    if run_dir.exists() and any(run_dir.iterdir()) and not spec.resume:
-        raise InputError(f"{run_dir}: an unfinished run is here; pass --resume to continue it")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / "clips.csv").exists():
-        write_clips_csv(run_dir / "clips.csv", [ds.clip_row(r) for r in refs])
 
     say(f"run {run_id}: {model.name} on {ds.name}/test, {len(refs)} clips from "
         f"{dataset_block['video_count']} videos, device {device}")
-    _generate_clips(model, ds, refs, run_dir, spec.seed, spec.batch_size, say)
+    # every rank its share of the clips; everywhere() is also the barrier before scoring reads them all
+    distributed.everywhere(lambda: _generate_clips(model, ds, refs, run_dir, spec.seed, spec.batch_size, say))
 
     metric_block = _score(run_dir, out / "_reference" / proto["fingerprint"], metrics, extractor,
                           spec.seed, str(device), say)
@@ -289,5 +311,5 @@ def execute(spec: RunSpec, say=print) -> dict:
         },
     }
     assert fingerprint_fields(results)  # validated again by write_results
-    write_results(run_dir, results)
+    distributed.on_main(lambda: write_results(run_dir, results))
     return results

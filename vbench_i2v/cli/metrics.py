@@ -1,4 +1,8 @@
-"""`vbench metrics` (score a folder of fake videos against real ones) and `vbench features`."""
+"""`vbench metrics` (score a folder of fake videos against real ones) and `vbench features`.
+
+Both shard their work across processes when launched with torchrun
+(``torchrun --nproc_per_node N -m vbench_i2v metrics ...``); only rank 0 prints and writes.
+"""
 
 from __future__ import annotations
 
@@ -50,12 +54,18 @@ def format_table(result: dict) -> str:
 @click.option("--fid-bootstrap-reps", default=100, show_default=True, help="resamples for the FID interval")
 def metrics_cmd(real, fake, metric_list, extractor, identity, conditioning, json_out, seed, device, batch_size,
                 bootstrap_reps, fid_bootstrap_reps):
-    """Score --fake against --real with FID, KID, SSIM, PSNR, ACD-C, ACD-I (95% CI and N each)."""
+    """Score --fake against --real with FID, KID, SSIM, PSNR, ACD-C, ACD-I (95% CI and N each).
+
+    Under torchrun the videos are split across the processes; the numbers equal one process's.
+    """
+    from vbench_i2v import distributed
     from vbench_i2v.metrics.engine import compute_metrics
 
     result = compute_metrics(real, fake, metrics=metric_list, extractor=extractor, conditioning=conditioning,
                              seed=seed, identity=identity, device=device, batch_size=batch_size,
                              bootstrap_reps=bootstrap_reps, set_bootstrap_reps=fid_bootstrap_reps, progress=True)
+    if not distributed.is_main():
+        return  # rank 0 holds the same result and reports it
     click.echo(format_table(result))
     for w in result["provenance"]["warnings"]:
         click.echo(f"warning: {w}", err=True)
@@ -73,13 +83,18 @@ def metrics_cmd(real, fake, metric_list, extractor, identity, conditioning, json
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
 def features_cmd(videos, extractor, out, device, batch_size):
-    """Save per-video features and their mean/covariance, reusable as --real in `vbench metrics`."""
+    """Save per-video features and their mean/covariance, reusable as --real in `vbench metrics`.
+
+    Under torchrun the videos are split across the processes and rank 0 writes the file.
+    """
     from vbench_i2v.errors import InputError
     from vbench_i2v.metrics.engine import features_file
 
     if not out.endswith(".npz"):
         raise InputError(f"{out}: the features file must end in .npz")
     ff = features_file(videos, extractor, out, device=device, batch_size=batch_size, progress=True)
+    if ff is None:  # not rank 0: rank 0 wrote the file and reports it
+        return
     click.echo(f"wrote {ff.path}: {len(ff.names)} videos x {ff.features.shape[1]} features ({ff.extractor})")
 
 

@@ -40,6 +40,10 @@ def run_cmd(generator, dataset, checkpoint, train_if_missing, metrics, extractor
                    dataset_options=parse_dataset_options(options),
                    extra={"command": " ".join(["vbench"] + sys.argv[1:])})
     results = execute(spec, say=lambda msg: click.echo(msg, err=True))
+    from vbench_i2v import distributed
+
+    if not distributed.is_main():
+        return
     click.echo(f"results: {out}/{results['run_id']}/results.json")
     click.echo(render(measured_boards([(results["run_id"], results)]), [], "markdown"))
 
