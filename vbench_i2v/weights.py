@@ -67,7 +67,7 @@ register(WeightSpec(
     description="small 3D conv probe trained on the synthetic dataset (FID features + identity embedding)",
     loader="vbench_i2v.feature_extractors.synthetic_probe:load_probe",
     packaged="feature_extractors/weights/synthetic_probe.safetensors",
-    sha256=None,  # filled in by scripts/train_synthetic_probe.py's printout
+    sha256="4db96437555a44b3d34fb288658764eeef67f1f0c6f6bae5fa91a3578f1d9315",  # scripts/train_synthetic_probe.py --seed 0
     used_by=("fid", "kid", "acd-c", "acd-i"),
 ))
 

@@ -61,14 +61,19 @@ def metrics_cmd(real, fake, metric_list, extractor, identity, conditioning, json
     from vbench_i2v import distributed
     from vbench_i2v.metrics.engine import compute_metrics
 
-    result = compute_metrics(real, fake, metrics=metric_list, extractor=extractor, conditioning=conditioning,
-                             seed=seed, identity=identity, device=device, batch_size=batch_size,
-                             bootstrap_reps=bootstrap_reps, set_bootstrap_reps=fid_bootstrap_reps, progress=True)
+    import warnings
+
+    with warnings.catch_warnings():  # each one is in provenance.warnings, printed once below
+        warnings.simplefilter("ignore", UserWarning)
+        result = compute_metrics(real, fake, metrics=metric_list, extractor=extractor, conditioning=conditioning,
+                                 seed=seed, identity=identity, device=device, batch_size=batch_size,
+                                 bootstrap_reps=bootstrap_reps, set_bootstrap_reps=fid_bootstrap_reps,
+                                 progress=True)
     if not distributed.is_main():
         return  # rank 0 holds the same result and reports it
     click.echo(format_table(result))
     for w in result["provenance"]["warnings"]:
-        click.echo(f"warning: {w}", err=True)
+        click.echo(f"Warning: {w}", err=True)
     if "extractor_note" in result["provenance"]:
         click.echo(f"note: {result['provenance']['extractor_note']}", err=True)
     if json_out:

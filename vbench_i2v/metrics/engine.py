@@ -292,14 +292,16 @@ def compute_metrics(real, fake, metrics=DEFAULT_METRICS, extractor: str = "resne
                     warnings.warn(msg)
                     warn.append(msg)
                 ci = bootstrap.two_sample_ci(lambda cx, cy: frechet_from_features(fr, ff_, cx, cy), n_r, n_f,
-                                             seed=seed, reps=set_bootstrap_reps, key="fid")
+                                             seed=seed, reps=set_bootstrap_reps, key="fid",
+                                         point=value, lower=0.0)
                 results["fid"] = {"value": value, "ci95": ci, "n": n_f, "n_real": n_r, "extractor": extractor}
             if "kid" in metrics:
                 from vbench_i2v.protocol import rng_for
 
                 km = KernelMatrices(fr, ff_)
                 value = km.subset_kid(kid_subsets, kid_subset_size, rng_for(seed, "kid-subsets"))
-                ci = bootstrap.two_sample_ci(km.weighted_mmd2, n_r, n_f, seed=seed, reps=bootstrap_reps, key="kid")
+                ci = bootstrap.two_sample_ci(km.weighted_mmd2, n_r, n_f, seed=seed, reps=bootstrap_reps, key="kid",
+                                         point=value)
                 results["kid"] = {"value": value, "ci95": ci, "n": n_f, "n_real": n_r, "extractor": extractor,
                                   "subsets": kid_subsets, "subset_size": min(n_r, n_f, kid_subset_size)}
         for m in pix:
