@@ -1,6 +1,7 @@
 """SSIM/PSNR against scikit-image's per-frame functions."""
 
 import numpy as np
+import torch
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -52,3 +53,31 @@ def test_shape_mismatch_is_a_clear_error():
         ssim_video(a, a[:3])
     with pytest.raises(InputError, match="uint8"):
         psnr_video(a.astype(np.float32), a)
+
+
+def test_blocks_saturated_colours_and_one_pass_api():
+    """Frame blocks that do not divide B*T, near-flat saturated frames (float32 precision), and
+    ssim_psnr_frames agreeing with the single-metric functions and skimage."""
+    from vbench_i2v.metrics.pixel import ssim_psnr_frames, ssim_psnr_video
+
+    rng = np.random.default_rng(7)
+    base = np.array([250, 5, 128], dtype=float)  # saturated colour: large plane means
+    a = np.clip(base + rng.normal(0, 1.5, (3, 7, 24, 20, 3)), 0, 255).astype(np.uint8)
+    b = np.clip(base + 2 + rng.normal(0, 1.5, a.shape), 0, 255).astype(np.uint8)
+    s, p = ssim_psnr_frames(a, b, block=4)
+    s_all, p_all = ssim_psnr_frames(a, b, block=64)
+    assert torch.allclose(s, s_all, rtol=0, atol=1e-12) and torch.equal(p, p_all)
+    assert torch.equal(p, psnr_frames(a, b))
+    for i in range(a.shape[0]):
+        for t in range(a.shape[1]):
+            assert abs(s[i, t].item() - _sk_ssim(a[i, t], b[i, t])) < 1e-5
+            assert abs(p[i, t].item() - peak_signal_noise_ratio(b[i, t], a[i, t], data_range=255)) < 1e-5
+    sv, pv = ssim_psnr_video(a, b)
+    np.testing.assert_allclose(sv, ssim_video(a, b), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(pv, psnr_video(a, b), rtol=0, atol=1e-12)
+
+
+def test_frames_smaller_than_window_are_a_clear_error():
+    a = np.zeros((2, 10, 30, 3), np.uint8)
+    with pytest.raises(InputError, match="at least 11x11"):
+        ssim_video(a, a)

@@ -85,3 +85,61 @@ def test_resize_within_one_grey_level_of_pil(shape):
 def test_too_few_frames_is_a_clear_error():
     with pytest.raises(InputError, match="16 frames"):
         central_frames(np.zeros((1, 12, 8, 8, 3), np.uint8))
+
+
+def _model_with_bn_statistics(seed=0):
+    torch.manual_seed(seed)
+    model = resnext101().eval()
+    for mod in model.modules():  # non-trivial BN so a wrong fold would show
+        if isinstance(mod, torch.nn.BatchNorm3d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+            mod.weight.data.uniform_(0.5, 1.5)
+            mod.bias.data.uniform_(-0.1, 0.1)
+    return model
+
+
+@pytest.mark.parametrize("mode", ["fused", "onednn", "torch"])
+def test_folded_plan_equals_eager_model(mode, monkeypatch):
+    """Every route of the fast plan (oneDNN fused, oneDNN plain, F.conv3d) computes model.features."""
+    import vbench_i2v.feature_extractors.resnext3d as rx
+
+    if mode != "torch" and not torch.backends.mkldnn.is_available():
+        pytest.skip("oneDNN not in this torch build")
+    if mode == "fused" and rx._onednn_mode() != "fused":
+        pytest.skip("inductor's oneDNN ops not in this torch build")
+    model = _model_with_bn_statistics()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    plan = rx.FoldedFeatures(model)
+    monkeypatch.setattr(rx, "_onednn_mode", lambda: mode)
+    x = torch.randn(2, 3, 16, 112, 112) * 50
+    with torch.inference_mode():
+        ref = model.features(x)
+        got = plan(x.contiguous(memory_format=torch.channels_last_3d))
+        again = plan(x[:1].contiguous(memory_format=torch.channels_last_3d))  # another input shape
+    rel = ((got - ref).abs().max() / ref.abs().max()).item()
+    assert rel < 1e-5, rel
+    assert ((again - ref[:1]).abs().max() / ref.abs().max()).item() < 1e-5
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())  # model only read
+
+
+def test_fast_and_plain_extractors_agree():
+    model = _model_with_bn_statistics(1)
+    videos = np.random.default_rng(3).integers(0, 256, (3, 16, 64, 64, 3), dtype=np.uint8)
+    import copy
+
+    fast = ResNeXtFIDExtractor.from_model(copy.deepcopy(model), batch_size=2)
+    plain = ResNeXtFIDExtractor.from_model(copy.deepcopy(model), batch_size=1, channels_last=False, fast=False)
+    fa, fb = fast.features(videos), plain.features(videos)
+    assert fa.shape == (3, 2048)
+    np.testing.assert_allclose(fa, fb, rtol=0, atol=1e-5 * np.abs(fb).max())
+
+
+def test_preprocess_is_channels_last_network_input():
+    videos = np.random.default_rng(4).integers(0, 256, (2, 20, 64, 64, 3), dtype=np.uint8)
+    ex = ResNeXtFIDExtractor.from_model(resnext101())
+    x = ex.preprocess(videos)
+    assert x.shape == (2, 3, 16, 112, 112) and x.is_contiguous(memory_format=torch.channels_last_3d)
+    # same values as the plain layout: the layout is only how memory is ordered
+    ref = torch.stack([resize_like_pil(torch.from_numpy(v[2:18])) for v in videos]).permute(0, 2, 1, 3, 4)
+    assert torch.equal(x, ref - torch.tensor(ACTIVITYNET_MEAN).view(1, 3, 1, 1, 1))

@@ -3,17 +3,27 @@
 scikit-image (``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
 data_range=255, channel_axis=-1)``) filters five maps with an 11-tap Gaussian (truncate 3.5) and
 averages the SSIM map after cropping 5 pixels from each border. The crop means the border padding
-never reaches the averaged pixels, so a *valid* separable filter gives the same numbers; we apply it
-as two float64 matrix products over every frame of every video in one batch (no Python loop over
-frames). float64 matters: ``E[x^2] - E[x]^2`` at pixel scale 255 loses ~1e-3 in float32.
+never reaches the averaged pixels, so a *valid* separable filter gives the same numbers.
+
+Speed: all frames of all videos go through one batched pipeline, a block of frames at a time so
+the maps stay in cache (no Python loop over frames). The maps live channels-last
+(``frame x H x W x (map, colour)``) because oneDNN's depthwise convolution vectorises across
+channels there (~2.5x faster than planar). Only ``vx + vy`` and ``cov`` enter SSIM, so 4 maps are
+filtered, not 5.
+
+Precision: float32 is enough once each frame-colour plane is shifted by its (integer-rounded) mean
+first: squares of the shifted integers are exact and the filtered second moments stay small, so
+``E[x^2] - E[x]^2`` loses ~1e-8 instead of ~1e-3 (per-frame SSIM within ~1e-7 of skimage's).
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from vbench_i2v.errors import InputError
 
@@ -21,9 +31,12 @@ DATA_RANGE = 255.0
 SIGMA = 1.5
 TRUNCATE = 3.5  # scikit-image's value; radius = int(3.5 * 1.5 + 0.5) = 5, window 11
 K1, K2 = 0.01, 0.03
+C1, C2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
 # skimage returns +inf for identical frames; we floor the MSE so means stay finite. Any two
 # different uint8 frames have MSE >= 1 / (H*W*3), far above this floor, and match skimage exactly.
 MSE_FLOOR = 1e-10
+EXACT_F32_ROWS = 2**24 // 255**2  # 258 squared uint8 differences sum exactly in float32
+FRAMES_PER_BLOCK = 16  # 4 maps x 16 frames x 3 colours x 64x64 float32 = 3 MB: L2/L3-sized blocks
 
 
 def _as_videos(x, name: str) -> torch.Tensor:
@@ -54,49 +67,98 @@ def gaussian_taps(sigma: float = SIGMA, truncate: float = TRUNCATE) -> np.ndarra
     return w / w.sum()
 
 
-def _valid_filter_matrix(n: int, taps: np.ndarray) -> torch.Tensor:
-    """``n x (n - len(taps) + 1)`` banded matrix: ``x @ M`` is the valid 1-D correlation."""
+@lru_cache(maxsize=8)
+def _depthwise_taps(planes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-plane 1 x 11 (along W) and 11 x 1 (along H) Gaussian kernels for a grouped conv2d."""
+    taps = torch.tensor(gaussian_taps(), dtype=torch.float32)
     k = len(taps)
-    if n < k:
-        raise InputError(f"frames must be at least {k}x{k} pixels for SSIM, got side {n}")
-    m = np.zeros((n, n - k + 1))
-    for j in range(n - k + 1):
-        m[j : j + k, j] = taps
-    return torch.from_numpy(m)
+    along_w = taps.view(1, 1, 1, k).expand(planes, 1, 1, k).contiguous()
+    along_h = taps.view(1, 1, k, 1).expand(planes, 1, k, 1).contiguous()
+    return along_w, along_h
 
 
-def ssim_frames(fake, real, chunk: int = 64) -> torch.Tensor:
-    """Per-frame SSIM, float64 ``B x T``, equal to skimage's on each frame (1e-5 or better).
+def _block_ssim_sse(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 ``n x H x W x 3`` frame pairs -> (per-frame SSIM, per-frame sum of squared errors).
 
-    Frames are processed ``chunk`` at a time so the float64 maps stay small (memory flat in B*T).
-    Only ``vx + vy`` enters SSIM, so ``x^2 + y^2`` is filtered as one map (4 maps, not 5).
+    Filters the sum ``u = x + y - s`` and difference ``v = x - y`` and their squares instead of
+    x, y, x^2 + y^2, xy (same information, fewer passes): with means ``p, q`` and second moments
+    ``Eu2, Ev2``, ``vx + vy + 2 cov = Eu2 - p^2`` and ``vx + vy - 2 cov = Ev2 - q^2``, and the true
+    means give ``mx + my = p + s``, ``mx - my = q``. ``s`` is the integer nearest the plane mean of
+    ``x + y``, so all squares are exact whole numbers and the filtered moments stay small.
+    """
+    n, h, w, _ = a.shape
+    k = len(gaussian_taps())
+    z = torch.empty(n, h, w, 4, 3)  # channels-last maps per frame: u, v, u^2, v^2
+    u, v, u2, v2 = z.unbind(3)
+    u.copy_(a)
+    u.add_(b)
+    shift = (u.sum((1, 2)) / (h * w)).round_().view(n, 1, 1, 3)  # one per frame-colour
+    u.sub_(shift)
+    v.copy_(a)
+    v.sub_(b)
+    torch.mul(u, u, out=u2)
+    torch.mul(v, v, out=v2)
+    # Column sums of <= 258 squared uint8 differences are whole numbers < 2^24: exact in float32.
+    sse = (v2.sum(1) if h <= EXACT_F32_ROWS else v2.double().sum(1)).double().sum((1, 2))
+    along_w, along_h = _depthwise_taps(12)
+    maps = z.view(n, h, w, 12).permute(0, 3, 1, 2)  # N C H W view of channels-last memory
+    maps = F.conv2d(F.conv2d(maps, along_w, groups=12), along_h, groups=12)
+    maps = maps.permute(0, 2, 3, 1).reshape(n, h - k + 1, w - k + 1, 4, 3)
+    p, q, e_u2, e_v2 = maps.unbind(3)
+    q2 = q * q
+    plus = e_u2.sub_(p * p)  # vx + vy + 2 cov
+    minus = e_v2.sub_(q2)  # vx + vy - 2 cov
+    big_p2 = p.add_(shift).square_()  # (mx + my)^2
+    lum_num = (big_p2 - q2).add_(2 * C1)  # 2 (2 mx my + C1)
+    lum_den = big_p2.add_(q2).add_(2 * C1)  # 2 (mx^2 + my^2 + C1)
+    cs_num = (plus - minus).add_(2 * C2)  # 2 (2 cov + C2)
+    cs_den = plus.add_(minus).add_(2 * C2)  # 2 (vx + vy + C2)
+    ssim_map = lum_num.mul_(cs_num).div_(lum_den.mul_(cs_den))  # n x H' x W' x 3, contiguous
+    ssim = ssim_map.view(n, -1).double().sum(1) / ssim_map[0].numel()  # float64 sum: ~1e-6 in float32
+    return ssim, sse
+
+
+def ssim_psnr_frames(fake, real, block: int = FRAMES_PER_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame (SSIM, PSNR dB), float64 ``B x T`` each, equal to skimage's on each frame (1e-5 or better).
+
+    One pass over the pixels gives both. Frames of all videos are processed ``block`` at a time,
+    so memory stays flat in B*T and the maps stay cache-resident.
     """
     a, b = _check_pair(fake, real)
     bsz, t, h, w, _ = a.shape
-    taps = gaussian_taps()
-    mh, mw = _valid_filter_matrix(h, taps), _valid_filter_matrix(w, taps)
-    mht = mh.T.contiguous()
-    c1, c2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
+    k = len(gaussian_taps())
+    if h < k or w < k:
+        raise InputError(f"frames must be at least {k}x{k} pixels for SSIM, got {h}x{w}")
     fa, fb = a.reshape(bsz * t, h, w, 3), b.reshape(bsz * t, h, w, 3)
-    out = torch.empty(bsz * t, dtype=torch.float64)
-    for i in range(0, bsz * t, chunk):
-        x = fa[i : i + chunk].permute(0, 3, 1, 2).double()  # frames x 3 x H x W
-        y = fb[i : i + chunk].permute(0, 3, 1, 2).double()
-        z = torch.stack([x, y, x * x + y * y, x * y])  # 4 x frames x 3 x H x W
-        z = mht @ (z.reshape(-1, w) @ mw).reshape(*z.shape[:-1], -1)  # valid separable filter
-        ux, uy, sxy2, sxy = z.unbind(0)
-        uxy = ux * uy
-        uxx_yy = ux * ux + uy * uy
-        s = ((2 * uxy + c1) * (2 * (sxy - uxy) + c2)) / ((uxx_yy + c1) * (sxy2 - uxx_yy + c2))
-        out[i : i + chunk] = s.mean(dim=(2, 3)).mean(dim=1)
-    return out.reshape(bsz, t)
+    ssim = torch.empty(bsz * t, dtype=torch.float64)
+    sse = torch.empty(bsz * t, dtype=torch.float64)
+    with torch.inference_mode():
+        for i in range(0, bsz * t, block):
+            ssim[i : i + block], sse[i : i + block] = _block_ssim_sse(fa[i : i + block], fb[i : i + block])
+    return ssim.reshape(bsz, t), _psnr_from_sse(sse, h * w * 3).reshape(bsz, t)
+
+
+def _psnr_from_sse(sse: torch.Tensor, count: int) -> torch.Tensor:
+    return 10.0 * torch.log10(DATA_RANGE**2 / (sse / count).clamp_min(MSE_FLOOR))
+
+
+def ssim_frames(fake, real) -> torch.Tensor:
+    """Per-frame SSIM, float64 ``B x T`` (see ``ssim_psnr_frames``)."""
+    return ssim_psnr_frames(fake, real)[0]
 
 
 def psnr_frames(fake, real) -> torch.Tensor:
     """Per-frame PSNR in dB, float64 ``B x T`` (skimage's value; identical frames: see MSE_FLOOR)."""
     a, b = _check_pair(fake, real)
-    mse = (a.double() - b.double()).pow(2).mean(dim=(2, 3, 4))
-    return 10.0 * torch.log10(DATA_RANGE**2 / mse.clamp_min(MSE_FLOOR))
+    d = a.to(torch.int32) - b.to(torch.int32)
+    sse = (d * d).sum(dim=(2, 3, 4)).double()  # exact integer sum
+    return _psnr_from_sse(sse, a.shape[2] * a.shape[3] * 3)
+
+
+def ssim_psnr_video(fake, real) -> tuple[np.ndarray, np.ndarray]:
+    """Per-video (SSIM, PSNR) = means over frames of the per-frame values; ``B`` float64 each, one pass."""
+    s, p = ssim_psnr_frames(fake, real)
+    return s.mean(dim=1).numpy(), p.mean(dim=1).numpy()
 
 
 def ssim_video(fake, real) -> np.ndarray:
