@@ -1,0 +1,87 @@
+"""One ImaGINator training step: D_V (+ D_I) update, then G update.
+
+Losses are BCE-with-logits. The ``paper`` preset follows Algorithm 1: D_V also sees real clips
+with a wrong label as negatives, ``0.5 * [BCE(real, wrong label -> 0) + BCE(fake -> 0)]``; the
+reconstruction term is the summed L1 per clip (averaged over the batch) times 1e-3. The
+``released`` preset follows the released code: no wrong-label term, L1 as a mean times 100.
+D_I sees one random frame of each real and each generated clip.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+
+def random_frames(video: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Frame ``index[b]`` of each clip: B x 3 x T x H x W -> B x 3 x H x W."""
+    return video[torch.arange(video.shape[0], device=video.device), :, index]
+
+
+def wrong_labels(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """A different class for every sample, uniformly among the other K-1."""
+    shift = torch.randint(1, num_classes, labels.shape, device=labels.device)
+    return (labels + shift) % num_classes
+
+
+def video_logits(d_v, video, labels, aux: bool):
+    """D_V(ac) returns B x (1+K): split into the real/fake logit and class logits."""
+    out = d_v(video, labels)
+    return (out[:, 0], out[:, 1:]) if aux else (out, None)
+
+
+def train_step(model, batch) -> dict[str, float]:
+    cfg, nets, opt = model.config, model.nets, model.optimizers
+    g, d_v, d_i = nets["G"], nets["D_V"], nets["D_I"] if "D_I" in nets else None
+    real, image, labels = batch.video, batch.image, batch.label
+    aux = cfg.d_video == "aux-classifier" and model.num_classes > 0
+    b = real.shape[0]
+    z = model.sample_z(b)
+    frame_idx = torch.randint(0, real.shape[2], (b,), device=real.device)
+
+    with model.autocast():
+        fake = g(image, labels, z)
+
+    # --- discriminators -------------------------------------------------------------------
+    opt["D"].zero_grad(set_to_none=True)
+    with model.autocast():
+        real_logit, real_cls = video_logits(d_v, real, labels, aux)
+        fake_logit, _ = video_logits(d_v, fake.detach(), labels, aux)
+        loss_dv_real, loss_dv_fake = bce(real_logit, True), bce(fake_logit, False)
+        if cfg.wrong_label and model.num_classes > 1 and not aux:
+            wrong_logit, _ = video_logits(d_v, real, wrong_labels(labels, model.num_classes), aux)
+            loss_dv_fake = 0.5 * (bce(wrong_logit, False) + loss_dv_fake)
+        loss_d = loss_dv_real + loss_dv_fake
+        if aux:
+            loss_d = loss_d + F.cross_entropy(real_cls.float(), labels)
+        if d_i is not None:
+            loss_di = bce(d_i(random_frames(real, frame_idx)), True) + \
+                bce(d_i(random_frames(fake.detach(), frame_idx)), False)
+            loss_d = loss_d + loss_di
+    loss_d.backward()
+    opt["D"].step()
+
+    # --- generator ------------------------------------------------------------------------
+    opt["G"].zero_grad(set_to_none=True)
+    with model.autocast():
+        fake_logit, fake_cls = video_logits(d_v, fake, labels, aux)
+        loss_adv = bce(fake_logit, True)
+        if aux:
+            loss_adv = loss_adv + F.cross_entropy(fake_cls.float(), labels)
+        if d_i is not None:
+            loss_adv = loss_adv + bce(d_i(random_frames(fake, frame_idx)), True)
+        diff = (fake.float() - real.float()).abs()
+        l1 = diff.mean() if cfg.l1_mean else diff.flatten(1).sum(1).mean()
+        loss_g = loss_adv + cfg.l1_weight * l1
+    loss_g.backward()
+    opt["G"].step()
+
+    out = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_g_adv": loss_adv.item(),
+           "l1": diff.mean().item(), "d_real": torch.sigmoid(real_logit.float()).mean().item(),
+           "d_fake": torch.sigmoid(fake_logit.float()).mean().item()}
+    return out

@@ -1,0 +1,94 @@
+"""`vbench train`, `vbench generate`, `vbench generators list` through click's test runner."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from generator_fakes import one_torch_thread  # noqa: F401 - also registers the tiny-test datasets
+from vbench_i2v.cli import _Main
+from vbench_i2v.cli.train import commands
+from vbench_i2v.video_io import read_video
+
+cli = _Main(name="vbench", commands={c.name: c for c in commands})
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    res = run("train", "--generator", "imaginator", "--dataset", "tiny-test", "--width", 1 / 16, "--steps", 2,
+              "--batch-size", 2, "--out", out, "--device", "cpu", "--set", "noise=off", "--preset", "paper")
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_train_then_resume_continues_the_step_count(trained):
+    meta = json.loads((trained / "config.json").read_text())
+    assert meta["step"] == 2 and meta["config"]["noise"] is False and meta["config"]["preset"] == "paper"
+    assert meta["config"]["batch_size"] == 2
+    res = run("train", "--generator", "imaginator", "--dataset", "tiny-test", "--steps", 3, "--out", trained,
+              "--resume", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    assert json.loads((trained / "config.json").read_text())["step"] == 3
+    with open(trained / "losses.csv") as f:
+        assert [r["step"] for r in csv.DictReader(f)] == ["1", "2", "3"]
+    res = run("train", "--generator", "imaginator", "--dataset", "tiny-test", "--steps", 4, "--out", trained,
+              "--resume", "--width", 0.5)
+    assert res.exit_code == 2 and "--resume continues the saved config" in res.output
+
+
+def test_generate_writes_a_clip_and_rejects_bad_inputs(trained, tmp_path):
+    frame = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(frame).save(tmp_path / "in.png")
+    res = run("generate", "--checkpoint", trained, "--image", tmp_path / "in.png", "--label", "down",
+              "--out", tmp_path / "out.gif")
+    assert res.exit_code == 0, res.output
+    clip = read_video(tmp_path / "out.gif")
+    assert clip.shape == (32, 64, 64, 3)
+    res = run("generate", "--checkpoint", trained, "--image", tmp_path / "in.png", "--label", 1, "--num", 2,
+              "--out", tmp_path / "many.mp4")
+    assert res.exit_code == 0 and (tmp_path / "many_001.mp4").exists()
+
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(tmp_path / "big.png")
+    cases = [
+        (["--image", tmp_path / "big.png", "--label", 0], "image is 50x40, the model takes 64x64"),
+        (["--image", tmp_path / "in.png", "--label", "happy"], "unknown label 'happy' (labels: left, down)"),
+        (["--image", tmp_path / "in.png", "--label", 5], "label id 5 out of range (0..1)"),
+        (["--image", tmp_path / "in.png"], "needs a label"),
+    ]
+    for extra, message in cases:
+        res = run("generate", "--checkpoint", trained, *extra, "--out", tmp_path / "x.gif")
+        assert res.exit_code == 2 and "Error: " in res.output and message in res.output, res.output
+    res = run("generate", "--checkpoint", trained, "--image", tmp_path / "big.png", "--label", 0, "--resize",
+              "--out", tmp_path / "resized.gif")
+    assert res.exit_code == 0, res.output
+
+
+def test_another_backends_checkpoint_and_unknown_names(trained, tmp_path):
+    from vbench_i2v.generators.registry import get_generator
+
+    get_generator("copy-first-frame")(num_classes=2).save(tmp_path / "copy")
+    res = run("train", "--generator", "imaginator", "--dataset", "tiny-test", "--out", tmp_path / "copy", "--resume")
+    assert res.exit_code == 2 and "checkpoint is for generator 'copy-first-frame', not 'imaginator'" in res.output
+    res = run("train", "--generator", "nope", "--dataset", "tiny-test", "--out", tmp_path / "n")
+    assert res.exit_code == 2 and "unknown generator 'nope'" in res.output
+    res = run("train", "--generator", "imaginator", "--dataset", "tiny-test", "--out", tmp_path / "n", "--set", "x=1")
+    assert res.exit_code == 2 and "unknown imaginator config key 'x'" in res.output
+
+
+def test_generators_list_shows_published_counts():
+    res = run("generators", "list")
+    assert res.exit_code == 0, res.output
+    assert "imaginator" in res.output and "copy-first-frame" in res.output
+    assert "G 75,436,291" in res.output and "D_V 11,097,025" in res.output  # 7 classes at width 1
+    res = run("generators", "list", "--num-classes", 6)
+    assert "G 75,406,451" in res.output and "D_V 11,088,833" in res.output and "D_I 2,764,737" in res.output

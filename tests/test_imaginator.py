@@ -1,0 +1,172 @@
+"""ImaGINator: published layer shapes and parameter counts, every ablation switch, one training step."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from generator_fakes import one_torch_thread  # noqa: F401 - autouse fixture
+
+from vbench_i2v.generators.base import Batch
+from vbench_i2v.generators.imaginator import Imaginator
+from vbench_i2v.generators.imaginator import model as M
+from vbench_i2v.generators.imaginator.train_step import wrong_labels
+
+TINY = 1 / 16
+
+
+def count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def hand_count_g(k: int, w: float = 1.0) -> int:
+    """G's parameters from DESIGN section 10's layer table, written out by hand."""
+    s = lambda c: max(1, round(c * w))  # noqa: E731
+    conv = lambda cin, cout, kk: cin * cout * kk + cout  # noqa: E731 - weight + bias
+    bn = lambda c: 2 * c  # noqa: E731
+    enc = [s(64), s(128), s(256), s(512)]
+    total = conv(3, enc[0], 16) + bn(enc[0]) + sum(conv(a, b, 16) + bn(b) for a, b in zip(enc, enc[1:]))
+    total += conv(enc[3], s(100), 16)
+    cin = s(512) + k + s(100)
+    rows = [(2, s(4096), s(512), enc[3]), (4, s(3072), s(256), enc[2]), (4, s(1536), s(128), enc[1]),
+            (4, s(768), s(64), enc[0])]
+    for kt, mid, cout, skip in rows:
+        total += conv(cin, mid, kt) + bn(mid) + conv(mid, cout, 16) + bn(cout)
+        cin = cout + skip + k
+    return total + conv(cin, s(36), 4) + bn(s(36)) + conv(s(36), 3, 16)  # rgb block: Tanh, no second BN
+
+
+def test_published_parameter_counts_on_meta_device():
+    counts6 = Imaginator.count_parameters(width=1.0, num_classes=6)
+    assert counts6 == {"G": 75_406_451, "D_V": 11_088_833, "D_I": 2_764_737}
+    assert Imaginator.count_parameters(width=1.0, num_classes=7)["G"] == 75_436_291
+    with torch.device("meta"):
+        assert count(M.Encoder(1.0, 100)) == 3_577_764
+    for k, w in [(6, 1.0), (7, 0.25), (2, 0.5), (0, 0.125)]:
+        assert Imaginator.count_parameters(width=w, num_classes=k)["G"] == hand_count_g(k, w), (k, w)
+
+
+def test_published_layer_shapes():
+    """Decoder block outputs 2x4x4 ... 32x64x64, encoder maps 64@32 ... 512@4, D logits, at width 1."""
+    with torch.device("meta"):
+        nets = M.build_networks(6)
+        image, label, z = torch.empty(2, 3, 64, 64), torch.zeros(2, dtype=torch.long), torch.empty(2, 512)
+        maps = nets.G.encoder(image)
+        assert [tuple(m.shape[1:]) for m in maps] == [(64, 32, 32), (128, 16, 16), (256, 8, 8), (512, 4, 4), (100, 1, 1)]
+        shapes = []
+        hooks = [b.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:]))) for b in nets.G.blocks]
+        video = nets.G(image, label, z)
+        for h in hooks:
+            h.remove()
+        assert shapes == [(512, 2, 4, 4), (256, 4, 8, 8), (128, 8, 16, 16), (64, 16, 32, 32), (3, 32, 64, 64)]
+        assert [b.temporal[0].out_channels for b in nets.G.blocks] == [4096, 3072, 1536, 768, 36]
+        # fused inputs: previous output + encoder map + 6 label channels
+        assert [b.temporal[0].in_channels for b in nets.G.blocks] == [618, 1030, 518, 262, 134]
+        assert tuple(nets.D_V(video, label).shape) == (2,)
+        assert nets.D_V.body[0].in_channels == 64 + 6
+        assert tuple(nets.D_I(video[:, :, 0]).shape) == (2,)
+
+
+def test_conv3d_ablation_matches_parameter_count():
+    full = Imaginator.count_parameters(width=1.0, num_classes=6)["G"]
+    conv3d = Imaginator.count_parameters(width=1.0, num_classes=6, conv="3d")["G"]
+    assert abs(conv3d - full) / full < 0.01
+    small = Imaginator.count_parameters(width=0.25, num_classes=7)["G"]
+    small3d = Imaginator.count_parameters(width=0.25, num_classes=7, conv="3d")["G"]
+    assert abs(small3d - small) / small < 0.02
+    with torch.device("meta"):
+        g = M.Generator(6, 1.0, conv="3d")
+    assert all(isinstance(b, M.UpBlock3D) for b in g.blocks)
+    assert g.blocks[1].conv.kernel_size == (4, 4, 4)
+
+
+SWITCHES = list(itertools.product(["1+2d", "3d"], [True, False], [True, False], [True, False],
+                                  ["projection", "aux-classifier"]))
+
+
+@pytest.mark.parametrize("conv, fusion, noise, d_image, d_video", SWITCHES)
+def test_output_shapes_for_every_switch(conv, fusion, noise, d_image, d_video):
+    torch.manual_seed(0)
+    cfg = Imaginator.make_config(width=TINY, overrides=dict(conv=conv, fusion=fusion, noise=noise,
+                                                            d_image=d_image, d_video=d_video))
+    model = Imaginator(cfg, num_classes=3)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    video = model.generate(x, [0, 2])
+    assert video.shape == (2, 3, 32, 64, 64) and video.abs().max() <= 1
+    assert (model.z_shape(2) is not None) == noise
+    assert ("D_I" in model.nets) == d_image
+    d_out = model.nets["D_V"](video, torch.tensor([0, 2]))
+    assert d_out.shape == ((2, 4) if d_video == "aux-classifier" else (2,))
+    enc_fused = model.nets["G"].blocks[1]
+    first = enc_fused.temporal[0] if conv == "1+2d" else enc_fused.conv
+    prev_out = (model.nets["G"].blocks[0].spatial[0] if conv == "1+2d" else model.nets["G"].blocks[0].conv).out_channels
+    skip = M.scaled(512, TINY) if fusion else 0
+    assert first.in_channels == prev_out + skip + 3
+
+
+def test_fusion_makes_the_decoder_see_the_encoder_maps():
+    """With fusion, changing the input image changes the output even if p were fixed; check via grads."""
+    torch.manual_seed(0)
+    g = M.Generator(2, TINY)
+    image = (torch.rand(1, 3, 64, 64) * 2 - 1).requires_grad_()
+    maps = []
+    g.encoder.blocks[0].register_forward_hook(lambda m, i, o: maps.append(o))
+    g(image, torch.tensor([1]), torch.randn(1, g.dim_z)).sum().backward()
+    assert maps[0].shape[-1] == 32 and image.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("preset, d_video", [("released", "projection"), ("paper", "projection"),
+                                             ("released", "aux-classifier")])
+def test_one_training_step_changes_weights_with_finite_losses(preset, d_video):
+    torch.manual_seed(0)
+    model = Imaginator(Imaginator.make_config(preset, width=TINY, overrides={"d_video": d_video}), num_classes=3)
+    model.optimizers = model.configure_optimizers()
+    before = {k: {n: p.detach().clone() for n, p in m.named_parameters()} for k, m in model.nets.items()}
+    video = torch.rand(2, 3, 32, 64, 64) * 2 - 1
+    losses = model.train_step(Batch(video, torch.tensor([0, 2])))
+    assert {"loss_d", "loss_g", "l1"} <= set(losses)
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    for net, params in before.items():
+        changed = [n for n, p in model.nets[net].named_parameters() if not torch.equal(p, params[n])]
+        assert changed, f"{net} did not change"
+    # Both optimisers took exactly one step.
+    assert all(s["step"] == 1 for opt in model.optimizers.values() for s in opt.state_dict()["state"].values())
+
+
+def test_l1_weighting_follows_the_preset():
+    """paper: 1e-3 x summed L1 per clip; released: 100 x mean L1 (loss_g - loss_g_adv = weighted L1)."""
+    video = torch.rand(2, 3, 32, 64, 64) * 2 - 1
+    for preset, factor in [("paper", 1e-3 * 3 * 32 * 64 * 64), ("released", 100.0)]:
+        torch.manual_seed(0)
+        model = Imaginator(Imaginator.make_config(preset, width=TINY), num_classes=3)
+        model.optimizers = model.configure_optimizers()
+        out = model.train_step(Batch(video, torch.tensor([0, 1])))
+        assert out["loss_g"] - out["loss_g_adv"] == pytest.approx(factor * out["l1"], rel=1e-4)
+
+
+def test_wrong_labels_always_differ_and_cover_the_others():
+    torch.manual_seed(0)
+    labels = torch.arange(5).repeat(400)
+    wrong = wrong_labels(labels, 5)
+    assert (wrong != labels).all() and wrong.min() >= 0 and wrong.max() <= 4
+    for k in range(5):
+        assert set(wrong[labels == k].tolist()) == set(range(5)) - {k}
+
+
+def test_unlabelled_training_step():
+    torch.manual_seed(0)
+    model = Imaginator(Imaginator.make_config("paper", width=TINY), num_classes=0)
+    model.optimizers = model.configure_optimizers()
+    losses = model.train_step(Batch(torch.rand(2, 3, 32, 64, 64) * 2 - 1, None))
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+
+
+def test_init_follows_released_code():
+    torch.manual_seed(0)
+    g = M.build_networks(6, 0.25).G
+    w = g.blocks[0].temporal[0].weight
+    bn = g.blocks[0].temporal[1].weight
+    assert abs(w.std().item() - 0.02) < 0.002 and abs(w.mean().item()) < 0.002
+    assert abs(bn.mean().item() - 1.0) < 0.01 and g.blocks[0].temporal[0].bias.abs().max() == 0

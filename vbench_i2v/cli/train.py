@@ -1,0 +1,144 @@
+"""`vbench train`, `vbench generate` and `vbench generators list`: the same code path for every backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from vbench_i2v.errors import InputError
+
+
+@click.command("train")
+@click.option("--generator", "generator_name", required=True, help="Backend name (see `vbench generators list`).")
+@click.option("--dataset", "dataset_name", required=True, help="Dataset name (see `vbench datasets list`).")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="The dataset's root folder.")
+@click.option("--preset", default=None, help="Training recipe, e.g. paper or released (default: the backend's).")
+@click.option("--width", type=float, default=None, help="Channel multiplier (1.0 = published widths).")
+@click.option("--steps", type=int, default=None, help="Total optimisation steps.")
+@click.option("--epochs", type=float, default=None, help="Total epochs (instead of --steps).")
+@click.option("--batch-size", type=int, default=None)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Run folder (default: runs/train-<generator>-<dataset>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out (weights, optimisers, RNG, data order).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config field (repeatable).")
+@click.option("--sample-every", type=int, default=200, show_default=True, help="Steps between sample grids.")
+@click.option("--checkpoint-every", type=int, default=200, show_default=True, help="Steps between checkpoints.")
+@click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="bf16 autocast (auto: on CUDA).")
+@click.option("--compile", "compile_", type=click.Choice(["auto", "on", "off"]), default="off", show_default=True,
+              help="torch.compile the networks (auto: on CUDA).")
+@click.option("--max-minutes", type=float, default=None, help="Stop (with a checkpoint) after this wall time.")
+def train_cmd(generator_name, dataset_name, data_root, preset, width, steps, epochs, batch_size, out_dir, resume,
+              device, seed, overrides, sample_every, checkpoint_every, amp, compile_, max_minutes) -> None:
+    """Train a generator on a dataset's training split; DIR gets checkpoints, losses.csv and samples/."""
+    from vbench_i2v.datasets import get_dataset
+    from vbench_i2v.generators import training
+    from vbench_i2v.generators.base import read_checkpoint_meta
+    from vbench_i2v.generators.registry import get_generator, load_checkpoint
+
+    if steps is not None and epochs is not None:
+        raise InputError("give --steps or --epochs, not both")
+    out = Path(out_dir or Path("runs") / f"train-{generator_name}-{dataset_name}")
+    if resume:
+        meta = read_checkpoint_meta(out)
+        if meta["backend"] != generator_name:
+            raise InputError(f"{out}: checkpoint is for generator {meta['backend']!r}, not {generator_name!r}")
+        if preset or width is not None or batch_size is not None or overrides:
+            raise InputError("--resume continues the saved config; drop --preset/--width/--batch-size/--set")
+        seed = int(meta.get("seed", seed))
+        model = load_checkpoint(out, device=device)
+    else:
+        cls = get_generator(generator_name)
+        values = cls.parse_overrides(list(overrides))
+        if batch_size is not None:
+            values["batch_size"] = batch_size
+        cfg = cls.make_config(preset, width, values)
+    dataset = get_dataset(dataset_name, data_root=data_root, seed=seed)
+    if not resume:
+        torch.manual_seed(seed)
+        model = cls(cfg, dataset.num_classes, dataset.labels, dataset.name, device=device)
+    counts = ", ".join(f"{k} {v:,}" for k, v in model.parameter_counts().items())
+    click.echo(f"{model.name} on {dataset.name} ({model.device}): {counts}; config {model.config}")
+    training.train(model, dataset, out, steps=steps, epochs=epochs, seed=seed, resume=resume,
+                   sample_every=sample_every, checkpoint_every=checkpoint_every, amp=amp, compile=compile_,
+                   max_seconds=None if max_minutes is None else max_minutes * 60)
+    click.echo(f"wrote {out} (model.safetensors, config.json, losses.csv, samples/)")
+
+
+@click.command("generate")
+@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), required=True,
+              help="Folder with model.safetensors + config.json.")
+@click.option("--image", type=click.Path(exists=True), required=True, help="Conditioning image (64x64, or resized).")
+@click.option("--label", default=None, help="Label name or id (omit for unlabelled models).")
+@click.option("--num", type=int, default=1, show_default=True, help="Clips to generate (different noise).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--resize/--no-resize", default=False, show_default=True,
+              help="Resize (centre square, bilinear) an image that is not 64x64 instead of failing.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
+              help="FILE.mp4 or FILE.gif; with --num > 1, FILE_000.mp4 ...")
+def generate_cmd(checkpoint, image, label, num, seed, device, resize, out_path) -> None:
+    """Generate clip(s) from one conditioning image and a label."""
+    from vbench_i2v import protocol, tensors
+    from vbench_i2v.generators.registry import load_checkpoint
+    from vbench_i2v.video_io import read_image, write_video
+
+    out = Path(out_path)
+    if out.suffix.lower() not in (".mp4", ".gif"):
+        raise InputError(f"{out}: --out must end in .mp4 or .gif")
+    if num < 1:
+        raise InputError(f"--num must be >= 1, got {num}")
+    model = load_checkpoint(checkpoint, device=device)
+    frame = read_image(image)
+    size = protocol.SIZE
+    if frame.shape[:2] != (size, size):
+        if not resize:
+            raise InputError(f"{image}: image is {frame.shape[1]}x{frame.shape[0]}, the model takes {size}x{size} "
+                             "(pass --resize to centre-crop and resize it)")
+        from vbench_i2v.datasets.base import center_square, resize_frames
+
+        frame = resize_frames(center_square(frame[None]), size)[0]
+    label_id = model.label_id(label)
+    gen = torch.Generator().manual_seed(seed)
+    images = np.repeat(frame[None], num, axis=0)
+    labels = None if label_id is None else [label_id] * num
+    videos = tensors.video_from_model(model.generate(images, labels, generator=gen))
+    paths = [out] if num == 1 else [out.with_name(f"{out.stem}_{i:03d}{out.suffix}") for i in range(num)]
+    for path, video in zip(paths, videos):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_video(path, video)
+    name = model.label_names[label_id] if label_id is not None and model.label_names else label_id
+    click.echo(f"wrote {len(paths)} clip(s) of {model.name} (label {name}) to {paths[0] if num == 1 else out.parent}")
+
+
+@click.group("generators")
+def generators_group() -> None:
+    """Generator backends."""
+
+
+@generators_group.command("list")
+@click.option("--num-classes", type=int, default=7, show_default=True, help="Classes for the parameter counts.")
+def list_cmd(num_classes) -> None:
+    """Each backend with its presets and parameter counts at its default and published widths."""
+    from tabulate import tabulate
+
+    from vbench_i2v.generators.registry import generator_names, get_generator
+
+    rows = []
+    for name in generator_names():
+        cls = get_generator(name)
+        default_w = cls.Config().width
+        counts = {w: cls.count_parameters(width=w, num_classes=num_classes) for w in (default_w, cls.published_width)}
+        fmt = lambda c: ", ".join(f"{k} {v:,}" for k, v in c.items()) or "0"  # noqa: E731
+        rows.append([name, ", ".join(sorted(cls.presets)) or "-", f"{default_w:g}: {fmt(counts[default_w])}",
+                     f"{cls.published_width:g}: {fmt(counts[cls.published_width])}", cls.description])
+    click.echo(tabulate(rows, headers=["generator", "presets", "default width: parameters",
+                                       "published width: parameters", "description"]))
+
+
+commands = [train_cmd, generate_cmd, generators_group]
