@@ -118,3 +118,15 @@ def test_list_videos_finds_files_and_frame_folders(tmp_path, video):
     (tmp_path / "notes.txt").write_text("x")
     names = [p.relative_to(tmp_path).as_posix() for p in list_videos(tmp_path)]
     assert names == ["a/x.mp4", "b/y", "z.gif"]
+
+
+def test_written_files_have_ordinary_permissions(tmp_path, video):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        for name in ("c.mp4", "c.gif", "c.npz"):
+            assert (write_video(tmp_path / name, video[:2]).stat().st_mode & 0o777) == 0o644
+        assert (write_video(tmp_path / "frames", video[:2]).stat().st_mode & 0o777) == 0o755
+    finally:
+        os.umask(mask)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vbench_i2v.errors import VideoError
+from vbench_i2v.files import _umask, publish_mode
 
 CONTAINER_EXTS = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".gif")
 FRAME_EXTS = (".png", ".jpg", ".jpeg")
@@ -194,6 +195,7 @@ def write_video(path, frames, fps: float = 8.0, crf: int = 12) -> Path:
             else:
                 with open(tmp, "wb") as fh:
                     np.savez_compressed(fh, video=frames)
+            publish_mode(tmp)
             os.replace(tmp, path)
         finally:
             if tmp.exists():
@@ -211,6 +213,7 @@ def _write_png_folder(frames: np.ndarray, path: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     for i, fr in enumerate(frames):
         Image.fromarray(fr).save(tmp / f"{i:05d}.png")
+    os.chmod(tmp, 0o777 & ~_umask())
     if path.exists():
         import shutil
 
