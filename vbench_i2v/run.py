@@ -79,10 +79,19 @@ def default_extractor(ds) -> str:
 
 
 def config_variant(backend) -> str | None:
-    """Config fields that differ from the backend's defaults, e.g. ``fusion=False,width=0.125``."""
-    default = dataclasses.asdict(type(backend).make_config())
+    """What sets this model apart from the backend's default, e.g. ``fusion=False,width=0.125``.
+
+    Fields are compared with the defaults of the model's own preset (a non-default preset is named
+    first); ``batch_size`` is left out: it shapes training, not what the model is.
+    """
+    cls = type(backend)
     mine = dataclasses.asdict(backend.config)
-    diff = [f"{k}={mine[k]}" for k in sorted(mine) if mine[k] != default.get(k)]
+    preset = mine.get("preset") or None
+    base = dataclasses.asdict(cls.make_config(preset=preset if preset in cls.presets else None))
+    diff = [f"{k}={mine[k]}" for k in sorted(mine)
+            if k not in ("batch_size", "preset") and mine[k] != base.get(k)]
+    if preset and preset != cls.default_preset:
+        diff.insert(0, f"preset={preset}")
     return ",".join(diff) or None
 
 

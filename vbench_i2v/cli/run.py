@@ -45,7 +45,12 @@ def run_cmd(generator, dataset, checkpoint, train_if_missing, metrics, extractor
     if not distributed.is_main():
         return
     click.echo(f"results: {out}/{results['run_id']}/results.json")
-    click.echo(render(measured_boards([(results["run_id"], results)]), [], "markdown"))
+    lines = render(measured_boards([(results["run_id"], results)]), [], "markdown").splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    for line in lines:  # what the table measured (protocol, N, extractor) first ...
+        if line.strip() and not line.startswith(("|", "#")) and "One table per protocol" not in line:
+            click.echo(line)
+    click.echo("\n".join(table))  # ... so the output ends with the leaderboard row
 
 
 commands = [run_cmd]

@@ -1,0 +1,39 @@
+"""Pieces of `vbench run` that need no generation: variants, run ids, defaults per dataset."""
+
+import torch
+
+from vbench_i2v.datasets import get_dataset
+from vbench_i2v.generators.registry import get_generator
+from vbench_i2v.run import config_variant, default_extractor, default_metrics, run_id_for
+
+
+def _model(**kw):
+    cls = get_generator("imaginator")
+    with torch.device("meta"):
+        return cls(cls.make_config(**kw), 7, device="meta")
+
+
+def test_config_variant_names_what_sets_a_model_apart():
+    cls = get_generator("imaginator")
+    assert config_variant(_model()) is None
+    assert config_variant(_model(overrides={"batch_size": 3})) is None  # training only
+    assert config_variant(_model(width=0.125)) == "width=0.125"
+    assert config_variant(_model(overrides={"fusion": False})) == "fusion=False"
+    paper = config_variant(_model(preset="paper"))
+    assert paper == ("preset=paper" if cls.default_preset != "paper" else None)
+
+
+def test_run_id_is_a_pure_function_of_what_ran():
+    a = run_id_for("imaginator", None, "synthetic", "abcdef012345", "f" * 64, 0)
+    assert a == run_id_for("imaginator", None, "synthetic", "abcdef012345", "f" * 64, 0)
+    assert a != run_id_for("imaginator", "fusion=False", "synthetic", "abcdef012345", "f" * 64, 0)
+    assert a != run_id_for("imaginator", None, "synthetic", "abcdef012345", "f" * 64, 1)
+
+
+def test_defaults_per_dataset():
+    syn = get_dataset("synthetic")
+    assert default_extractor(syn) == "synthetic-probe"
+    assert default_metrics(syn) == ["ssim", "psnr", "fid", "kid", "acd-c", "acd-i"]
+    wz = get_dataset("weizmann")
+    assert default_extractor(wz) == "resnext101-kinetics" and default_metrics(wz) == ["ssim", "psnr", "fid", "kid"]
+    assert "acd-c" in default_metrics(get_dataset("mug"))
