@@ -12,10 +12,15 @@ Output folder layout (also a loadable checkpoint, so ``vbench generate --checkpo
     DIR/training_state.pt                        optimisers, RNG states, step, data position
     DIR/losses.csv                               one row per step
     DIR/samples/step_000100.{png,gif}            fixed inputs x every label, fixed noise
+
+Under ``torchrun`` (see :func:`train` and the "Distributed training" section below) every process
+runs this loop on its own slice of each global batch, the networks are wrapped in
+DistributedDataParallel while a step runs, and rank 0 alone logs, draws samples and saves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -28,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vbench_i2v import protocol, tensors
+from vbench_i2v import distributed, protocol, tensors
 from vbench_i2v.errors import InputError
 from vbench_i2v.generators.base import (
     CONFIG_FILE,
@@ -92,8 +97,17 @@ class TrainWindows:
 
     def batch(self, epoch: int, index: int) -> tuple[np.ndarray, list[int | None]]:
         """uint8 ``B x 32 x 64 x 64 x 3`` clips and their labels for batch ``index`` of ``epoch``."""
+        return self.samples(epoch, index * self.batch_size, self.batch_size)
+
+    def samples(self, epoch: int, start: int, count: int) -> tuple[np.ndarray, list[int | None]]:
+        """Clips and labels at positions ``start .. start+count-1`` of epoch ``epoch``'s order.
+
+        A distributed step takes one global block of ``batch_size x processes`` positions and each
+        rank its own ``batch_size`` of them, so a position (and its window) is the same sample
+        whatever the number of processes.
+        """
         order = self.order(epoch)
-        take = range(index * self.batch_size, min(len(order), (index + 1) * self.batch_size))
+        take = range(start, min(len(order), start + count))
         clips = np.stack([self.window(epoch, s, int(order[s])) for s in take])
         return clips, [self.records[int(order[s])].label for s in take]
 
@@ -109,6 +123,7 @@ class Progress:
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0
+    sample_in_epoch: int = 0  # position in the epoch's order: independent of the number of processes
 
 
 def seed_everything(seed: int) -> None:
@@ -137,24 +152,40 @@ def set_rng_state(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
-def save_checkpoint(backend: GeneratorBackend, out: Path, progress: Progress, seed: int) -> None:
-    """Training state first, then weights, then config.json (which names the step last)."""
+def save_checkpoint(backend: GeneratorBackend, out: Path, progress: Progress, seed: int, world_size: int = 1,
+                    rank_rngs: list | None = None) -> None:
+    """Training state first, then weights, then config.json (which names the step last).
+
+    A distributed run also stores every rank's RNG state (``rank_rngs``, rank 0's is ``rng``), so a
+    resume with the same number of processes continues exactly.
+    """
     state = {
         "step": progress.step,
         "epoch": progress.epoch,
         "batch_in_epoch": progress.batch_in_epoch,
+        "sample_in_epoch": progress.sample_in_epoch,
+        "world_size": world_size,
         "seed": seed,
         "optimizers": {k: opt.state_dict() for k, opt in backend.optimizers.items()},
-        "rng": rng_state(),
+        "rng": rng_state() if rank_rngs is None else rank_rngs[0],
     }
+    if rank_rngs is not None and len(rank_rngs) > 1:
+        state["rank_rngs"] = rank_rngs
     tmp = _temp_path(out / STATE_FILE)
     torch.save(state, tmp)
     os.replace(tmp, out / STATE_FILE)
-    backend.save(out, extra={"step": progress.step, "seed": seed})
+    extra = {"step": progress.step, "seed": seed}
+    if world_size > 1:
+        extra.update(world_size=world_size, global_batch_size=backend.config.batch_size * world_size)
+    backend.save(out, extra=extra)
 
 
-def load_training_state(backend: GeneratorBackend, out: Path) -> tuple[Progress, int]:
-    """Restore weights, optimisers and RNG from ``out``; returns the progress and the run's seed."""
+def load_training_state(backend: GeneratorBackend, out: Path, rank: int = 0) -> tuple[Progress, int]:
+    """Restore weights, optimisers and RNG from ``out``; returns the progress and the run's seed.
+
+    ``rank`` > 0 (a distributed resume) takes that rank's saved RNG state when the run had that
+    many processes, and otherwise a fresh stream derived from (seed, rank, step).
+    """
     from safetensors.torch import load_file
 
     meta = read_checkpoint_meta(out)
@@ -173,8 +204,20 @@ def load_training_state(backend: GeneratorBackend, out: Path) -> tuple[Progress,
     backend.nets.load_state_dict(load_file(str(out / MODEL_FILE)))
     for name, opt in backend.optimizers.items():
         opt.load_state_dict(state["optimizers"][name])
-    set_rng_state(state["rng"])
-    return Progress(state["step"], state["epoch"], state["batch_in_epoch"]), int(state["seed"])
+    rngs = state.get("rank_rngs") or [state["rng"]]
+    if rank < len(rngs):
+        set_rng_state(rngs[rank])
+    else:
+        seed_everything(_rank_seed(int(state["seed"]), rank, state["step"]))
+    old_world = int(state.get("world_size", 1))
+    sample = state.get("sample_in_epoch", state["batch_in_epoch"] * backend.config.batch_size * old_world)
+    return Progress(state["step"], state["epoch"], state["batch_in_epoch"], int(sample)), int(state["seed"])
+
+
+def _rank_seed(seed: int, rank: int, step: int | None = None) -> int:
+    """Rank ``rank``'s torch/numpy/python seed (rank 0 uses ``seed`` itself, as a single process does)."""
+    keys = ("train-rank", str(rank)) + (() if step is None else (str(step),))
+    return int(protocol.rng_for(seed, *keys).integers(2**62))
 
 
 # --- logging -------------------------------------------------------------------------------
@@ -245,86 +288,306 @@ def _has_split(dataset, split: str) -> bool:
         return False
 
 
+# --- distributed training -----------------------------------------------------------------
+#
+# Under torchrun every rank runs the same loop. Choices, and why:
+# - Gradients: each network of ``backend.nets`` with trainable parameters is wrapped in
+#   DistributedDataParallel, and the wrappers replace ``backend.nets`` only while ``train_step``
+#   runs (``_DDPNets.active``). Backends need no change: ``self.nets["G"](...)`` calls DDP's forward,
+#   attribute look-ups (``self.nets["G"].dim_z``) reach the network (``_DDP.__getattr__``), and the
+#   backend's own optimisers step the same Parameter objects. Outside a step (sample grids, save,
+#   load) ``backend.nets`` holds the plain networks, so rank 0 can generate alone and checkpoints
+#   keep their keys (no ``module.`` prefix).
+# - GAN steps call a network several times per step (D on real, on fake, then again for G's loss)
+#   and backward through D into G. DDP supports several forwards before one backward (autograd sums
+#   a parameter's gradients before DDP's hook sees them) as long as every parameter gets a gradient
+#   in that backward; D's gradients from G's loss are all-reduced too and then zeroed by the
+#   backend's next ``zero_grad``, which costs bandwidth but not correctness. Networks with
+#   parameters that some steps do not use need ``find_unused_parameters`` (``--ddp-find-unused``,
+#   off by default: it walks the graph after every forward).
+# - Buffers: DDP broadcasts rank 0's buffers before each forward (``broadcast_buffers``), so
+#   BatchNorm running statistics are rank 0's (per-rank BN: each rank normalises with its own batch
+#   statistics in training mode; the running averages only matter at evaluation, and rank 0's is
+#   what the checkpoint keeps). Spectral norm's power-iteration vectors (``_u``, ``_v``) depend only
+#   on the weight and the previous vectors, never on data, so they stay identical on every rank
+#   without communication; the broadcast makes that hold even if a kernel were non-deterministic.
+#   (DDP's ``broadcast_buffers`` default, left on.)
+#   Before each checkpoint all buffers are broadcast once more, so every rank holds the saved state.
+# - SyncBatchNorm (``sync_bn``): batch statistics over the global batch. PyTorch implements it for
+#   GPUs only ("SyncBatchNorm expected input tensor to be on GPU", checked with gloo on CPU), so
+#   ``auto`` turns it on for distributed CUDA runs and leaves per-rank BN on CPU.
+# - Data: a global batch is one block of ``batch_size x processes`` positions of the epoch's
+#   seeded order and rank r takes its r-th ``batch_size`` (a DistributedSampler over our order:
+#   torch's own sampler strides over the whole epoch, which ties positions to the process count).
+#   The position is stored as ``sample_in_epoch``, so a resume with another number of processes
+#   continues at the same sample. ``batch_size`` is per process (the DDP convention).
+# - RNG: rank 0 keeps ``seed``'s stream (so 1 process is unchanged); rank r > 0 gets its own
+#   stream for noise. Checkpoints keep every rank's RNG state.
+
+
+class _DDP(torch.nn.parallel.DistributedDataParallel):
+    """DistributedDataParallel that lets backends read the wrapped network's attributes."""
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
+
+
+class _DDPNets:
+    """DDP wrappers around ``backend.nets``, put in place only while a training step runs."""
+
+    def __init__(self, backend: GeneratorBackend, find_unused: bool = False):
+        self.plain = backend.nets
+        self.wrapped = torch.nn.ModuleDict()
+        ids = [backend.device.index] if backend.device.type == "cuda" else None
+        for name, net in self.plain.items():
+            if any(p.requires_grad for p in net.parameters()):
+                # Construction broadcasts rank 0's parameters and buffers: every rank starts equal. DDP's
+                # default buffer sync (rank 0's buffers before every forward) is left on.
+                self.wrapped[name] = _DDP(net, device_ids=ids, find_unused_parameters=find_unused)
+            else:
+                self.wrapped[name] = net
+
+    @contextlib.contextmanager
+    def active(self, backend: GeneratorBackend):
+        backend.nets = self.wrapped
+        try:
+            yield
+        finally:
+            backend.nets = self.plain
+
+
+def _global_position(prog: Progress, global_batch: int, n_records: int, i: int) -> tuple[int, int]:
+    """(epoch, first position) of the ``i``-th step after ``prog``: a pure function, for workers too.
+
+    An epoch has ``max(1, n // global_batch)`` full global batches (the remainder is dropped, as in
+    one process); a resumed position that no longer fits (more processes than before) starts the
+    next epoch.
+    """
+    per_epoch = max(1, n_records // global_batch)
+    epoch, pos = prog.epoch, prog.sample_in_epoch
+    if pos > 0 and pos + global_batch > n_records:
+        epoch, pos = epoch + 1, 0
+    left_in_epoch = max(1, (n_records - pos) // global_batch) if pos == 0 else (n_records - pos) // global_batch
+    if i < left_in_epoch:
+        return epoch, pos + i * global_batch
+    j = i - left_in_epoch
+    return epoch + 1 + j // per_epoch, (j % per_epoch) * global_batch
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Item ``i`` = this rank's clips (uint8 tensor) and labels for the ``i``-th step after ``prog``."""
+
+    def __init__(self, data: TrainWindows, prog: Progress, steps: int, rank: int, world: int):
+        self.data, self.prog, self.steps, self.rank, self.world = data, Progress(**vars(prog)), steps, rank, world
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, i: int):
+        b = self.data.batch_size
+        epoch, pos = _global_position(self.prog, b * self.world, len(self.data.records), i)
+        clips, labels = self.data.samples(epoch, pos + self.rank * b, b)
+        return epoch, pos, torch.from_numpy(clips), labels
+
+
+def _identity(item):
+    return item
+
+
+def _share_cache(worker_id: int) -> None:
+    """Each worker decodes into its own memory cache: split the budget between them."""
+    info = torch.utils.data.get_worker_info()
+    info.dataset.data.cache_bytes = info.dataset.data.cache_bytes / info.num_workers
+
+
+def _step_batches(data: TrainWindows, prog: Progress, steps: int, rank: int, world: int, workers: int, pin: bool):
+    """Iterate (epoch, position, clips, labels) per step, in order; ``workers`` > 0 decodes in
+    DataLoader worker processes (pinned memory for fast host-to-GPU copies when ``pin``)."""
+    items = _StepBatches(data, prog, steps, rank, world)
+    if workers <= 0:
+        return (items[i] for i in range(steps))
+    loader = torch.utils.data.DataLoader(items, batch_size=None, shuffle=False, num_workers=workers,
+                                         collate_fn=_identity, pin_memory=pin, worker_init_fn=_share_cache,
+                                         prefetch_factor=2,
+                                         # Its own generator: the loader draws worker seeds from it, and
+                                         # drawing from the global RNG would shift the training noise.
+                                         generator=torch.Generator().manual_seed(0))
+    return iter(loader)
+
+
+def _to_batch(data: TrainWindows, clips: torch.Tensor, labels: list, device: torch.device, pin: bool) -> Batch:
+    if device.type == "cpu":
+        return data.to_batch(clips.numpy(), labels, device)
+    # Copy uint8 (4x fewer bytes than float) and convert on the GPU; asynchronous from pinned memory.
+    video = tensors.video_to_model(clips.to(device, non_blocking=pin))
+    label = None if labels[0] is None else torch.as_tensor(labels, dtype=torch.long).to(device, non_blocking=pin)
+    return Batch(video=video, label=label)
+
+
+def to_channels_last(nets: torch.nn.Module) -> None:
+    """Store 5-D weights as ``channels_last_3d`` and 4-D ones as ``channels_last``, in place.
+
+    ``Module.to(memory_format=...)`` takes one format for all, and video GANs mix 3D and 2D convs.
+    The Parameter objects stay the same (optimisers keep working); state-dict values are equal.
+    """
+    with torch.no_grad():
+        for t in list(nets.parameters()) + list(nets.buffers()):
+            fmt = {5: torch.channels_last_3d, 4: torch.channels_last}.get(t.dim())
+            if fmt is not None:
+                t.data = t.data.contiguous(memory_format=fmt)
+
+
+def _workers(value, cuda: bool) -> int:
+    """``auto``: 2 loader processes feeding a GPU, none on CPU (the ranks already use the cores, and the
+    decoded videos are cached in memory after the first epoch)."""
+    if value is None or str(value).lower() == "auto":
+        return 2 if cuda else 0
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"workers must be auto or a number >= 0, got {value!r}") from None
+    if n < 0:
+        raise InputError(f"workers must be auto or a number >= 0, got {value!r}")
+    return n
+
+
+def _checkpoint(backend: GeneratorBackend, out: Path, prog: Progress, seed: int, multi: bool, world: int) -> None:
+    if not multi:
+        save_checkpoint(backend, out, prog, seed)
+        return
+    distributed.broadcast_buffers(backend.nets)  # every rank now holds exactly what rank 0 saves
+    rngs = distributed.collect(rng_state)
+    distributed.on_main(lambda: save_checkpoint(backend, out, prog, seed, world_size=world, rank_rngs=rngs))
+
+
 # --- the loop ------------------------------------------------------------------------------
 def train(backend: GeneratorBackend, dataset, out, *, steps: int | None = None, epochs: float | None = None,
           seed: int = 0, device: str | torch.device | None = None, resume: bool = False,
           sample_every: int = 200, checkpoint_every: int = 200, amp: str = "auto", compile: str = "auto",
           progress_bar: bool = True, sample_inputs: int = 2, max_seconds: float | None = None,
-          on_step=None) -> Path:
+          on_step=None, workers: int | str = "auto", sync_bn: str = "auto", ddp_find_unused: bool = False,
+          channels_last: str = "auto") -> Path:
     """Train ``backend`` on ``dataset``'s training split until ``steps`` (or ``epochs``) in total.
 
     With ``resume=True`` the run continues from the checkpoint in ``out`` (same seed, same data
     order, restored RNG and optimisers), so N steps, or N/2 steps then a resume to N, give the
     same weights. ``amp``/``compile``: ``auto`` (on for CUDA), ``on`` or ``off``. ``max_seconds``
     ends the run early (with samples and a checkpoint) once that much wall time has passed.
+    ``workers``: DataLoader processes decoding batches (``auto``: 2 on CUDA, with pinned memory; 0
+    on CPU). ``channels_last``: weights and clips in ``channels_last_3d`` (``auto``: on for CUDA,
+    where cuDNN's bf16 3D convolutions want it; see benchmarks/README.md for the CPU figures). Under torchrun the run is data-parallel (see "distributed training" above):
+    ``steps`` counts global steps, ``config.batch_size`` is per process, ``sync_bn``
+    (``auto``: on for distributed CUDA runs) converts BatchNorm to SyncBatchNorm, and only rank 0
+    logs, renders samples and writes checkpoints.
     """
     if not backend.trainable:
         raise InputError(f"generator {backend.name!r} has nothing to train")
     if backend.num_classes != dataset.num_classes:
         raise InputError(f"model has {backend.num_classes} classes, dataset {dataset.name!r} has {dataset.num_classes}")
+    distributed.init(device if device is not None else backend.device)  # a no-op without torchrun
+    multi = distributed.collectives_ok()  # False inside on_main (rank 0 alone): train as one process
+    rank, world = (distributed.rank(), distributed.world_size()) if multi else (0, 1)
+    main = rank == 0
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if device is not None:
-        backend.to(device)
-    cuda = backend.device.type == "cuda"
-    backend.amp = _switch(amp, cuda, "amp")
 
-    if resume:
-        meta = read_checkpoint_meta(out)
-        seed = int(meta.get("seed", seed))
-    seed_everything(seed)
-    backend.optimizers = backend.configure_optimizers()
-    prog = Progress()
-    if resume:
-        if meta.get("dataset") and dataset.name and meta["dataset"] != dataset.name:
-            raise InputError(f"{out}: cannot resume, checkpoint was trained on {meta['dataset']!r}, not {dataset.name!r}")
-        prog, seed = load_training_state(backend, out)
-    elif (out / STATE_FILE).exists():
-        raise InputError(f"{out} already holds a training run; pass --resume to continue it or pick another --out")
-    if _switch(compile, cuda, "compile"):
-        backend.compile()
+    def setup():
+        nonlocal seed
+        out.mkdir(parents=True, exist_ok=True)
+        if device is not None:
+            backend.to(distributed.local_device(device) if multi else device)
+        cuda = backend.device.type == "cuda"
+        backend.amp = _switch(amp, cuda, "amp")
+        meta = None
+        if resume:
+            meta = read_checkpoint_meta(out)
+            seed = int(meta.get("seed", seed))
+        seed_everything(seed if rank == 0 else _rank_seed(seed, rank))
+        backend.optimizers = backend.configure_optimizers()
+        prog = Progress()
+        if resume:
+            if meta.get("dataset") and dataset.name and meta["dataset"] != dataset.name:
+                raise InputError(f"{out}: cannot resume, checkpoint was trained on {meta['dataset']!r}, "
+                                 f"not {dataset.name!r}")
+            prog, seed = load_training_state(backend, out, rank)
+        elif (out / STATE_FILE).exists():
+            raise InputError(f"{out} already holds a training run; pass --resume to continue it or pick another --out")
+        if multi and _switch(sync_bn, cuda, "sync_bn"):
+            if not cuda:
+                raise InputError("sync_bn needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only); use sync_bn off "
+                                 "or auto on CPU")
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(backend.nets)  # in place; same parameters and keys
+        if _switch(channels_last, cuda, "channels_last"):
+            to_channels_last(backend.nets)
+        if _switch(compile, cuda, "compile"):
+            backend.compile()
+        data = TrainWindows(dataset, backend.config.batch_size, seed)
+        if world > 1 and len(data.records) < data.batch_size * world:
+            raise InputError(f"dataset {dataset.name!r} has {len(data.records)} training videos, fewer than one "
+                             f"global batch ({data.batch_size} per process x {world} processes)")
+        per_epoch = max(1, len(data.records) // (data.batch_size * world))
+        total = steps if steps is not None else math.ceil((epochs if epochs is not None else 1) * per_epoch)
+        if total < 1:
+            raise InputError(f"number of steps must be >= 1, got {total}")
+        log = LossLog(out / LOSS_FILE, prog.step if resume else None) if main else None
+        sheet = SampleSheet(backend, dataset, seed, inputs=sample_inputs) if main else None
+        return cuda, prog, data, total, log, sheet
 
-    data = TrainWindows(dataset, backend.config.batch_size, seed)
-    total = steps if steps is not None else math.ceil((epochs if epochs is not None else 1) * data.batches_per_epoch)
-    if total < 1:
-        raise InputError(f"number of steps must be >= 1, got {total}")
-    log = LossLog(out / LOSS_FILE, prog.step if resume else None)
-    sheet = SampleSheet(backend, dataset, seed, inputs=sample_inputs)
+    # A failure on one rank (bad checkpoint, too few videos) stops every rank with the message.
+    cuda, prog, data, total, log, sheet = distributed.everywhere(setup) if multi else setup()
     backend.dataset = dataset.name
     backend.label_names = list(dataset.labels) if dataset.labels else None
+    ddp = _DDPNets(backend, ddp_find_unused) if multi else None
+    n_workers = _workers(workers, cuda)
+    pin = cuda and n_workers > 0
+    clips_last = _switch(channels_last, cuda, "channels_last")
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, initial=prog.step, disable=not progress_bar, desc=f"train {backend.name}", unit="step")
+    bar = tqdm(total=total, initial=prog.step, disable=not (progress_bar and main), desc=f"train {backend.name}",
+               unit="step")
     for module in backend.nets.values():
         module.train()
     started = time.perf_counter()
-    while prog.step < total:
-        clips, labels = data.batch(prog.epoch, prog.batch_in_epoch)
-        batch = data.to_batch(clips, labels, backend.device)
-        t0 = time.perf_counter()
-        losses = backend.train_step(batch)
-        seconds = time.perf_counter() - t0
-        bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
-        if bad:
-            raise InputError(f"training diverged at step {prog.step + 1}: loss {bad[0]} is {losses[bad[0]]}")
-        prog.step += 1
-        prog.batch_in_epoch += 1
-        if prog.batch_in_epoch >= data.batches_per_epoch:
-            prog.epoch, prog.batch_in_epoch = prog.epoch + 1, 0
-        log.write(prog.step, prog.epoch, seconds, losses)
-        bar.update(1)
-        bar.set_postfix({k: f"{float(v):.3g}" for k, v in losses.items()})
-        out_of_time = max_seconds is not None and time.perf_counter() - started >= max_seconds
-        last = prog.step == total or out_of_time
-        if prog.step % sample_every == 0 or last:
-            sheet.render(backend, out / SAMPLES_DIR / f"step_{prog.step:06d}")
-        if prog.step % checkpoint_every == 0 or last:
-            save_checkpoint(backend, out, prog, seed)
-        if on_step is not None:
-            on_step(prog.step, losses)
-        if out_of_time:
-            break
+    batches = _step_batches(data, prog, total - prog.step, rank, world, n_workers, pin)
+    try:
+        for epoch, pos, clips, labels in batches:
+            batch = _to_batch(data, clips, labels, backend.device, pin)
+            if clips_last:
+                batch.video = batch.video.contiguous(memory_format=torch.channels_last_3d)
+            t0 = time.perf_counter()
+            with ddp.active(backend) if ddp else contextlib.nullcontext():
+                losses = backend.train_step(batch)
+            seconds = time.perf_counter() - t0
+            out_of_time = max_seconds is not None and time.perf_counter() - started >= max_seconds
+            if multi:  # log the mean over ranks; stop together when any rank is out of time
+                agreed = distributed.mean_over_ranks([float(v) for v in losses.values()] + [float(out_of_time)])
+                losses = dict(zip(losses, (float(v) for v in agreed[:-1])))
+                out_of_time = bool(agreed[-1] > 0)
+            bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
+            if bad:
+                raise InputError(f"training diverged at step {prog.step + 1}: loss {bad[0]} is {losses[bad[0]]}")
+            prog.step += 1
+            prog.epoch, prog.sample_in_epoch = _global_position(
+                Progress(epoch=epoch, sample_in_epoch=pos), data.batch_size * world, len(data.records), 1)
+            prog.batch_in_epoch = prog.sample_in_epoch // (data.batch_size * world)
+            if main:
+                log.write(prog.step, prog.epoch, seconds, losses)
+            bar.update(1)
+            bar.set_postfix({k: f"{float(v):.3g}" for k, v in losses.items()})
+            last = prog.step == total or out_of_time
+            if (prog.step % sample_every == 0 or last) and main:
+                sheet.render(backend, out / SAMPLES_DIR / f"step_{prog.step:06d}")
+            if prog.step % checkpoint_every == 0 or last:
+                _checkpoint(backend, out, prog, seed, multi, world)
+            if on_step is not None:
+                on_step(prog.step, losses)
+            if out_of_time:
+                break
+    finally:
+        del batches  # stops DataLoader workers when the run ends early
     bar.close()
     return out
 

@@ -26,6 +26,7 @@ T = TypeVar("T")
 
 # Rank 0 may compute a 2048-d FID bootstrap for minutes while the others wait in a broadcast.
 DEFAULT_TIMEOUT_S = 2 * 3600
+_MAIN_ONLY = 0  # > 0 while on_main runs a function on rank 0 alone
 
 
 def launched() -> bool:
@@ -211,15 +212,49 @@ def on_main(fn: Callable[[], T], share: bool = False) -> T | None:
     """
     if not is_distributed():
         return fn()
+    global _MAIN_ONLY
     error = result = None
     if is_main():
+        _MAIN_ONLY += 1  # fn runs on rank 0 alone: code inside must not start collectives (main_only())
         try:
             result = fn()
         except Exception as exc:  # noqa: BLE001 - re-raised below, after telling the other ranks
             error = exc
+        finally:
+            _MAIN_ONLY -= 1
     _raise_if_any_failed(error)
     if not share:
         return result
     box = [result]
     _dist().broadcast_object_list(box, src=0)
     return box[0]
+
+
+# --- helpers for distributed training (generators/training.py) -------------------------------
+
+def main_only() -> bool:
+    """True while :func:`on_main` runs a function on rank 0 alone (the other ranks wait in a collective).
+
+    Code that may be called there (``vbench run`` trains a missing checkpoint on rank 0) must run as a
+    single process: starting a collective would wait forever for ranks that are not coming.
+    """
+    return _MAIN_ONLY > 0
+
+
+def collectives_ok() -> bool:
+    """A process group of more than one process is up and every rank is running this code."""
+    return is_distributed() and not main_only()
+
+
+def broadcast_buffers(module, src: int = 0) -> None:
+    """Copy rank ``src``'s buffers (BatchNorm running statistics, spectral-norm vectors) to every rank."""
+    if not collectives_ok():
+        return
+    dist = _dist()
+    for buf in module.buffers():
+        dist.broadcast(buf.data, src=src)
+
+
+def mean_over_ranks(values) -> np.ndarray:
+    """Element-wise float64 mean of ``values`` over all ranks (every rank gets it)."""
+    return all_reduce_sum(values) / world_size()

@@ -33,9 +33,24 @@ from vbench_i2v.errors import InputError
 @click.option("--compile", "compile_", type=click.Choice(["auto", "on", "off"]), default="off", show_default=True,
               help="torch.compile the networks (auto: on CUDA).")
 @click.option("--max-minutes", type=float, default=None, help="Stop (with a checkpoint) after this wall time.")
+@click.option("--workers", default="auto", show_default=True,
+              help="DataLoader processes decoding batches, with pinned memory on CUDA (auto: 2 on CUDA, 0 on CPU).")
+@click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Weights and clips in channels_last_3d memory layout (auto: on CUDA).")
+@click.option("--sync-bn", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Under torchrun: SyncBatchNorm over the global batch (CUDA only; auto: on with CUDA). "
+                   "Off: each process normalises with its own batch.")
+@click.option("--ddp-find-unused", is_flag=True,
+              help="Under torchrun: for backends whose steps leave some parameters without gradients.")
 def train_cmd(generator_name, dataset_name, data_root, preset, width, steps, epochs, batch_size, out_dir, resume,
-              device, seed, overrides, sample_every, checkpoint_every, amp, compile_, max_minutes) -> None:
-    """Train a generator on a dataset's training split; DIR gets checkpoints, losses.csv and samples/."""
+              device, seed, overrides, sample_every, checkpoint_every, amp, compile_, max_minutes, workers,
+              channels_last, sync_bn, ddp_find_unused) -> None:
+    """Train a generator on a dataset's training split; DIR gets checkpoints, losses.csv and samples/.
+
+    Under torchrun (``torchrun --nproc_per_node N -m vbench_i2v train ...``) the run is data-parallel:
+    --batch-size is per process, --steps counts global steps, and only rank 0 prints and writes.
+    """
+    from vbench_i2v import distributed
     from vbench_i2v.datasets import get_dataset
     from vbench_i2v.generators import training
     from vbench_i2v.generators.base import read_checkpoint_meta
@@ -44,6 +59,9 @@ def train_cmd(generator_name, dataset_name, data_root, preset, width, steps, epo
     if steps is not None and epochs is not None:
         raise InputError("give --steps or --epochs, not both")
     out = Path(out_dir or Path("runs") / f"train-{generator_name}-{dataset_name}")
+    distributed.init(distributed.local_device(device))  # joins torchrun's process group; a no-op otherwise
+    device = distributed.local_device(device)  # under torchrun, cuda/auto means this process's GPU
+    say = click.echo if distributed.is_main() else (lambda *a, **k: None)
     if resume:
         meta = read_checkpoint_meta(out)
         if meta["backend"] != generator_name:
@@ -63,11 +81,15 @@ def train_cmd(generator_name, dataset_name, data_root, preset, width, steps, epo
         torch.manual_seed(seed)
         model = cls(cfg, dataset.num_classes, dataset.labels, dataset.name, device=device)
     counts = ", ".join(f"{k} {v:,}" for k, v in model.parameter_counts().items())
-    click.echo(f"{model.name} on {dataset.name} ({model.device}): {counts}; config {model.config}")
+    world = distributed.world_size()
+    say(f"{model.name} on {dataset.name} ({model.device}"
+        + (f", {world} processes, global batch {model.config.batch_size * world}" if world > 1 else "")
+        + f"): {counts}; config {model.config}")
     training.train(model, dataset, out, steps=steps, epochs=epochs, seed=seed, resume=resume,
                    sample_every=sample_every, checkpoint_every=checkpoint_every, amp=amp, compile=compile_,
-                   max_seconds=None if max_minutes is None else max_minutes * 60)
-    click.echo(f"wrote {out} (model.safetensors, config.json, losses.csv, samples/)")
+                   max_seconds=None if max_minutes is None else max_minutes * 60, workers=workers,
+                   sync_bn=sync_bn, ddp_find_unused=ddp_find_unused, channels_last=channels_last)
+    say(f"wrote {out} (model.safetensors, config.json, losses.csv, samples/)")
 
 
 @click.command("generate")
