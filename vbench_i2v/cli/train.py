@@ -31,7 +31,7 @@ from vbench_i2v.errors import InputError
 @click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="bf16 autocast (auto: on CUDA).")
 @click.option("--compile", "compile_", type=click.Choice(["auto", "on", "off"]), default="off", show_default=True,
-              help="torch.compile the networks (auto: on CUDA).")
+              help="torch.compile the networks (off by default: unmeasured on GPU here; auto = on CUDA).")
 @click.option("--max-minutes", type=float, default=None, help="Stop (with a checkpoint) after this wall time.")
 @click.option("--workers", default="auto", show_default=True,
               help="DataLoader processes decoding batches, with pinned memory on CUDA (auto: 2 on CUDA, 0 on CPU).")
