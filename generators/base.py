@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import tempfile
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from vbench_i2v import protocol
+from vbench_i2v.files import atomic_write_json, temp_beside
 from vbench_i2v.errors import InputError
 
 CHECKPOINT_FORMAT = "vbench-i2v-generator"
@@ -403,19 +403,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    tmp = _temp_path(path)
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-
-
-def _temp_path(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)  # mkstemp makes 0600; give the final file normal permissions
-    return Path(name)
+write_json_atomic = atomic_write_json  # one implementation, in vbench_i2v.files
+_temp_path = temp_beside
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -1,7 +1,6 @@
 """NATOPS loader (gesture<XX>/g<XX>s<YY>.avi + segmentation.txt) and the generic folder loader:
 tiny trees made here, subject splits, exact frame sampling, and bad inputs."""
 
-import numpy as np
 import pytest
 
 from dataset_trees import copy_to, decode_index, index_frames, write_avi

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 
 import numpy as np
 import pytest
@@ -12,7 +10,6 @@ from click.testing import CliRunner
 
 from vbench_i2v.cli import main
 from vbench_i2v.datasets import get_dataset
-from vbench_i2v.errors import InputError
 from vbench_i2v.files import sha256_file
 from vbench_i2v.results import fingerprint_fields, load_results, protocol_fingerprint
 from vbench_i2v.video_io import read_video

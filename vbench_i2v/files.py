@@ -29,6 +29,16 @@ def publish_mode(path) -> None:
     os.chmod(path, 0o666 & ~_umask())
 
 
+def temp_beside(path) -> Path:
+    """An empty temp file in ``path``'s folder (ordinary permissions), to ``os.replace`` onto it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    publish_mode(name)
+    return Path(name)
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
     path = Path(path)
@@ -50,4 +60,5 @@ def atomic_write_text(path, text: str) -> Path:
 
 
 def atomic_write_json(path, obj) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Strict JSON (a NaN raises instead of writing a file other tools cannot read)."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")

@@ -10,7 +10,6 @@ every later use, so a silently replaced file is caught. Checkpoints load with
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import shutil
@@ -18,6 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vbench_i2v.files import sha256_file
 from vbench_i2v.errors import WeightsError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -93,14 +93,6 @@ def spec(name: str) -> WeightSpec:
     return WEIGHTS[name]
 
 
-def sha256_of(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _packaged_path(s: WeightSpec) -> Path:
     # shipped files sit under the vbench_i2v import name (feature_extractors/ maps to vbench_i2v.feature_extractors)
     from vbench_i2v import feature_extractors
@@ -144,7 +136,7 @@ def require(name: str) -> WeightFile:
             raise WeightsError(f"weights {name!r} should ship with the package at {path} but are missing "
                                "(they are produced by scripts/train_synthetic_probe.py)")
         raise WeightsError(f"weights {name!r} ({s.file_name}) are missing from {weights_dir()}: {_how_to_get(s)}")
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     want = expected_sha256(name)
     if want and digest != want:
         raise WeightsError(f"weights {name!r} at {path} have sha256 {digest[:12]}..., expected {want[:12]}...: "
@@ -164,7 +156,7 @@ def _loader(s: WeightSpec):
 
 
 def _verify_and_install(s: WeightSpec, tmp: Path) -> WeightFile:
-    digest = sha256_of(tmp)
+    digest = sha256_file(tmp)
     if s.sha256 and digest != s.sha256:
         raise WeightsError(f"{s.name}: sha256 mismatch (got {digest}, expected {s.sha256}); refusing the file")
     if s.size is not None and tmp.stat().st_size != s.size:

@@ -6,25 +6,14 @@ Both shard their work across processes when launched with torchrun
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
+from vbench_i2v.files import atomic_write_json
 from vbench_i2v.metrics.engine import DEFAULT_METRICS, METRIC_NAMES
 
 EXTRACTORS = ("resnext101-kinetics", "synthetic-probe")
-
-
-def write_json_atomic(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, allow_nan=False)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def format_table(result: dict) -> str:
@@ -77,7 +66,7 @@ def metrics_cmd(real, fake, metric_list, extractor, identity, conditioning, json
     if "extractor_note" in result["provenance"]:
         click.echo(f"note: {result['provenance']['extractor_note']}", err=True)
     if json_out:
-        write_json_atomic(Path(json_out), result)
+        atomic_write_json(Path(json_out), result)
         click.echo(f"wrote {json_out}")
 
 
