@@ -37,3 +37,34 @@ def test_defaults_per_dataset():
     wz = get_dataset("weizmann")
     assert default_extractor(wz) == "resnext101-kinetics" and default_metrics(wz) == ["ssim", "psnr", "fid", "kid"]
     assert "acd-c" in default_metrics(get_dataset("mug"))
+
+
+def test_shipped_checkpoints_are_small_and_match_their_recorded_sha256(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    import vbench_i2v.generators as gens
+    from vbench_i2v.errors import InputError
+    from vbench_i2v.files import sha256_file
+    from vbench_i2v.run import shipped_checkpoint
+
+    root = Path(gens.__file__).parent / "checkpoints"
+    for backend in ("imaginator", "mocogan", "vgan"):
+        path = shipped_checkpoint(backend, "synthetic")
+        assert path is not None and (path / "model.safetensors").stat().st_size <= 10 * 2**20
+        assert sha256_file(path / "model.safetensors") in (root / "SHA256SUMS").read_text()
+    assert shipped_checkpoint("imaginator", "mug") is None
+    # a tampered copy is refused
+    fake_pkg = tmp_path / "generators"
+    shutil.copytree(root, fake_pkg / "checkpoints")
+    (fake_pkg / "__init__.py").write_text("")
+    with open(fake_pkg / "checkpoints" / "vgan-synthetic" / "model.safetensors", "r+b") as fh:
+        fh.seek(-1, 2)
+        last = fh.read(1)
+        fh.seek(-1, 2)
+        fh.write(bytes([last[0] ^ 1]))
+    monkeypatch.setattr(gens, "__file__", str(fake_pkg / "__init__.py"))
+    with pytest.raises(InputError, match="does not match the recorded"):
+        shipped_checkpoint("vgan", "synthetic")

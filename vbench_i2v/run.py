@@ -59,11 +59,29 @@ class RunSpec:
 
 
 def shipped_checkpoint(generator: str, dataset: str) -> Path | None:
-    """The small checkpoint the package ships for ``generator`` on ``dataset``, if any."""
+    """The small checkpoint the package ships for ``generator`` on ``dataset``, if any.
+
+    Its weights must match the sha256 recorded in ``generators/checkpoints/SHA256SUMS``.
+    """
     import vbench_i2v.generators as gens
 
-    path = Path(gens.__file__).parent / "checkpoints" / f"{generator}-{dataset}"
-    return path if (path / "config.json").exists() else None
+    root = Path(gens.__file__).parent / "checkpoints"
+    path = root / f"{generator}-{dataset}"
+    if not (path / "config.json").exists():
+        return None
+    sums = {}
+    if (root / "SHA256SUMS").exists():
+        for line in (root / "SHA256SUMS").read_text().splitlines():
+            digest, _, name = line.strip().partition("  ")
+            sums[name] = digest
+    name = f"{path.name}/model.safetensors"
+    if name not in sums:
+        raise InputError(f"{path}: shipped checkpoint has no sha256 in {root / 'SHA256SUMS'}")
+    got = sha256_file(path / "model.safetensors")
+    if got != sums[name]:
+        raise InputError(f"{path / 'model.safetensors'}: sha256 {got[:12]}... does not match the recorded "
+                         f"{sums[name][:12]}... (reinstall the package)")
+    return path
 
 
 def default_metrics(ds) -> list[str]:
