@@ -48,13 +48,7 @@ def main() -> None:
 
 def _add_commands() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real import error inside the module: show it
-                raise
-            continue  # this command module is not part of this build yet
-        for cmd in module.commands:
+        for cmd in importlib.import_module(name).commands:
             main.add_command(cmd)
 
 
