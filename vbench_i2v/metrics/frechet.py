@@ -6,7 +6,8 @@ works on a non-symmetric product, can return complex values and negative distanc
 are those of the symmetric PSD ``sqrt(S1) S2 sqrt(S1)``; we take them with ``eigvalsh`` and clamp
 round-off negatives at 0, so identical sets give exactly ~0 and nothing turns complex.
 
-Speed: when S1 is positive definite we use its Cholesky factor L (S1 = L L^T) instead of sqrt(S1):
+Speed: when S1 is positive definite we use its Cholesky factor L (S1 = L L^T) instead of sqrt(S1)
+(the float64 algebra runs in torch/MKL):
 ``L^T S2 L`` is symmetric with the same eigenvalues (it is similar to S1 S2), and Cholesky is ~10x
 cheaper than the eigendecomposition that sqrt(S1) needs. Singular S1 (fewer videos than
 dimensions) falls back to the ``sqrt(S1)`` route.
@@ -42,20 +43,23 @@ def sqrtm_psd(s: np.ndarray) -> np.ndarray:
 
 
 def trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
-    """``tr sqrt(S1 S2)`` for symmetric PSD S1, S2, via a symmetric PSD similar matrix."""
-    from scipy.linalg import blas, eigvalsh
+    """``tr sqrt(S1 S2)`` for symmetric PSD S1, S2, via a symmetric PSD similar matrix.
 
-    try:
-        l = np.linalg.cholesky(s1)
-        # L^T S2 L with two triangular multiplies (half the flops of two general matmuls)
-        x = blas.dtrmm(1.0, l, np.asfortranarray(s2), side=1, lower=1)  # S2 L
-        m = blas.dtrmm(1.0, l, x, lower=1, trans_a=1)  # L^T (S2 L)
-    except np.linalg.LinAlgError:
-        r = sqrtm_psd(s1)
-        m = r @ s2 @ r
-    # MRRR ("evr") is the fastest symmetric eigenvalue driver here; the values equal syevd's
-    eig = eigvalsh((m + m.T) / 2, driver="evr", check_finite=False)
-    return float(np.sqrt(np.clip(eig, 0, None)).sum())
+    The float64 linear algebra runs in torch, whose CPU builds ship MKL's LAPACK: at 2048-d its
+    Cholesky + eigvalsh take ~0.7 s against ~1.1 s through numpy's OpenBLAS here.
+    """
+    import torch
+
+    a, b = torch.from_numpy(np.ascontiguousarray(s1)), torch.from_numpy(np.ascontiguousarray(s2))
+    l, info = torch.linalg.cholesky_ex(a)
+    if int(info) == 0:
+        m = l.T @ b @ l  # similar to S1 S2, symmetric PSD
+    else:  # singular S1 (fewer videos than dimensions): the sqrt(S1) route
+        w, v = torch.linalg.eigh(a)
+        r = (v * w.clamp(min=0).sqrt()) @ v.T
+        m = r @ b @ r
+    eig = torch.linalg.eigvalsh((m + m.T) / 2)
+    return float(eig.clamp(min=0).sqrt().sum())
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
