@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from vbench_i2v.generators.layers import one_hot, scaled
+
 # Decoder blocks as published: (temporal k, s, p), (spatial k, s, p), mid channels M, out channels.
 # Block outputs: 2x4x4, 4x8x8, 8x16x16, 16x32x32, then 32x64x64 RGB.
 DECODER = [
@@ -34,17 +36,6 @@ DECODER = [
 ]
 ENCODER = [64, 128, 256, 512]  # 32x32, 16x16, 8x8, 4x4 maps, fused into decoder blocks 4, 3, 2, 1
 DISC = [64, 128, 256, 512]
-
-
-def scaled(channels: int, width: float) -> int:
-    return max(1, round(channels * width))
-
-
-def one_hot(labels: torch.Tensor | None, num_classes: int, batch: int, like: torch.Tensor) -> torch.Tensor:
-    """B x K one-hot (B x 0 for unlabelled models)."""
-    if num_classes == 0 or labels is None:
-        return like.new_zeros(batch, num_classes)
-    return F.one_hot(labels, num_classes).to(like.dtype)
 
 
 def fuse(x: torch.Tensor, *maps: torch.Tensor) -> torch.Tensor:

@@ -25,24 +25,14 @@ gives a fixed clip. ``width`` scales every layer's channel count; the code sizes
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from vbench_i2v.generators.layers import one_hot, scaled
 
 ENCODER = [64, 128, 256, 512]  # conditioning frame -> 32x32, 16x16, 8x8, 4x4, then 4x4 conv to z_C
 IMAGE_GENERATOR = [512, 256, 128, 64]  # 4x4, 8x8, 16x16, 32x32, then 3@64x64 (Tanh)
 IMAGE_DISC = [64, 128, 256]  # 32x32, 16x16, 8x8, then 1@4x4 patch logits
 VIDEO_DISC = [64, 128, 256, 512]  # stride (1, 2, 2): T-3 per layer, H/2; then (1 + K) logits
-
-
-def scaled(channels: int, width: float) -> int:
-    return max(1, round(channels * width))
-
-
-def one_hot(labels: torch.Tensor | None, num_classes: int, batch: int, like: torch.Tensor) -> torch.Tensor:
-    """B x K one-hot (B x 0 for unlabelled models)."""
-    if num_classes == 0 or labels is None:
-        return like.new_zeros(batch, num_classes)
-    return F.one_hot(labels, num_classes).to(like.dtype)
 
 
 def noise_size(frames: int, dim_motion: int, dim_content: int, conditional: bool) -> int:

@@ -25,21 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vbench_i2v.generators.layers import one_hot, scaled
+
 ENCODER = [64, 128, 256, 512]  # input frame -> 32x32, 16x16, 8x8, 4x4, then 4x4 conv to the code
 FOREGROUND = [512, 256, 128, 64]  # 2x4x4, 4x8x8, 8x16x16, 16x32x32, then heads at 32x64x64
 BACKGROUND = [512, 256, 128, 64]  # 4x4, 8x8, 16x16, 32x32, then 3@64x64
 DISC = [64, 128, 256, 512]  # 16x32x32, 8x16x16, 4x8x8, 2x4x4, then a (2, 4, 4) conv to 1 logit
-
-
-def scaled(channels: int, width: float) -> int:
-    return max(1, round(channels * width))
-
-
-def one_hot(labels: torch.Tensor | None, num_classes: int, batch: int, like: torch.Tensor) -> torch.Tensor:
-    """B x K one-hot (B x 0 for unlabelled models)."""
-    if num_classes == 0 or labels is None:
-        return like.new_zeros(batch, num_classes)
-    return F.one_hot(labels, num_classes).to(like.dtype)
 
 
 def compose(foreground: torch.Tensor, mask: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
