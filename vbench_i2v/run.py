@@ -275,9 +275,9 @@ def execute(spec: RunSpec, say=print) -> dict:
     metrics = spec.metrics or default_metrics(ds)
     extractor = spec.extractor or default_extractor(ds)
     uses_features = any(m in FEATURE_METRICS or m in FACE_METRICS for m in metrics)
-    ext = _extractor_info(extractor) if uses_features else {"name": None, "weights_sha256": None}
-
+    # the data first (a missing dataset is the first thing to fix), then the extractor's weights
     refs = ds.clips("test", per_video=spec.conditioning_per_video, seed=spec.seed, limit=spec.max_videos)
+    ext = _extractor_info(extractor) if uses_features else {"name": None, "weights_sha256": None}
     proto = {
         "frames": protocol.CLIP_FRAMES, "size": protocol.SIZE, "frame_step": ds.frame_step,
         "conditioning_per_video": spec.conditioning_per_video, "max_videos": spec.max_videos,
