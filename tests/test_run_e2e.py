@@ -138,3 +138,15 @@ def test_copy_first_frame_needs_no_checkpoint_and_missing_checkpoint_is_clear(tm
     r = CliRunner().invoke(main, ["run", "--generator", "imaginator", "--dataset", "synthetic",
                                   "--checkpoint", str(tmp_path / "nope"), "--metrics", "ssim", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "nope" in r.output
+
+
+def test_nan_from_a_generator_is_a_clear_error_naming_the_clip(tmp_path, monkeypatch):
+    from vbench_i2v.generators.copy_first_frame import CopyFirstFrame
+
+    monkeypatch.setattr(CopyFirstFrame, "_generate",
+                        lambda self, images, labels, z: torch.full((images.shape[0], 3, 32, 64, 64), float("nan")))
+    r = CliRunner().invoke(main, ["run", "--generator", "copy-first-frame", "--dataset", "synthetic",
+                                  "--max-videos", "2", "--metrics", "ssim", "--out", str(tmp_path)])
+    assert r.exit_code == 2
+    assert "copy-first-frame produced NaN/inf values for clip id" in r.output
+    assert not list(tmp_path.rglob("results.json")) and not list(tmp_path.rglob("fake/*.npz"))
