@@ -97,6 +97,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", required=True)
     ap.add_argument("--minutes", type=float, default=25.0, help="wall-clock training budget")
+    ap.add_argument("--steps", type=int, default=10**9,
+                    help="step budget (the run stops at whichever of --steps and --minutes comes first)")
     ap.add_argument("--width", type=float, default=0.125)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--preset", default=None)
@@ -121,7 +123,7 @@ def main(argv=None) -> int:
         torch.manual_seed(args.seed)
         model = cls(cfg, dataset.num_classes, dataset.labels, dataset.name)
     t0 = time.time()
-    training.train(model, dataset, work, steps=10**9, seed=args.seed, resume=resume,
+    training.train(model, dataset, work, steps=args.steps, seed=args.seed, resume=resume,
                    max_seconds=args.minutes * 60, sample_every=250, checkpoint_every=250)
     wall = time.time() - t0
     model = load_checkpoint(work)
