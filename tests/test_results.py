@@ -25,7 +25,7 @@ def make_results(run_id="run-a", generator="imaginator", variant=None, dataset="
         "dataset": {"name": dataset, "split": "test", "clip_count": 20, "video_count": 2},
         "protocol": {"frames": 32, "size": 64, "frame_step": 1, "conditioning_per_video": 10,
                      "max_videos": None, "seed": seed, "extractor": extractor,
-                     "extractor_weights_sha256": "cd" * 32, "fingerprint": None},
+                     "extractor_weights_sha256": "cd" * 32, "dataset_options": {}, "fingerprint": None},
         "metrics": {name: {"value": v, "ci95": [lo, hi], "n": 20,
                            "extractor": extractor if name in ("fid", "kid") else None,
                            "weights_sha256": "cd" * 32 if name in ("fid", "kid") else None}
@@ -51,7 +51,7 @@ def test_fingerprint_is_short_sha256_of_canonical_json():
 @pytest.mark.parametrize("field,new", [
     ("dataset", "mug"), ("split", "train"), ("frames", 16), ("size", 128), ("frame_step", 2),
     ("conditioning_per_video", 5), ("max_videos", 3), ("seed", 1), ("extractor", "resnext101"),
-    ("extractor_weights_sha256", "ef" * 32)])
+    ("extractor_weights_sha256", "ef" * 32), ("dataset_options", {"smiles": "all"})])
 def test_fingerprint_changes_with_every_listed_field(field, new):
     fields = fingerprint_fields(make_results())
     assert protocol_fingerprint({**fields, field: new}) != protocol_fingerprint(fields)

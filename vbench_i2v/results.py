@@ -28,6 +28,7 @@ FINGERPRINT_LENGTH = 12
 FINGERPRINT_FIELDS = (
     "dataset",  # dataset name, e.g. "mug", "synthetic"
     "split",  # "test", ...
+    "dataset_options",  # loader options that change the data (--option pattern=..., smiles=...), {} if none
     "frames",  # clip length (32 in the paper)
     "size",  # frame side in pixels (64 in the paper)
     "frame_step",  # temporal subsampling (2 faces, 1 actions)
@@ -44,7 +45,7 @@ _REQUIRED = {
     "dataset": ("name", "split", "clip_count", "video_count"),
     "protocol": (
         "frames", "size", "frame_step", "conditioning_per_video", "max_videos", "seed",
-        "extractor", "extractor_weights_sha256", "fingerprint",
+        "extractor", "extractor_weights_sha256", "dataset_options", "fingerprint",
     ),
     "provenance": ("package_version", "torch_version", "device", "wall_time_s", "created"),
 }

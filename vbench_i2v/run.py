@@ -282,6 +282,7 @@ def execute(spec: RunSpec, say=print) -> dict:
         "frames": protocol.CLIP_FRAMES, "size": protocol.SIZE, "frame_step": ds.frame_step,
         "conditioning_per_video": spec.conditioning_per_video, "max_videos": spec.max_videos,
         "seed": spec.seed, "extractor": ext["name"], "extractor_weights_sha256": ext["weights_sha256"],
+        "dataset_options": dict(sorted(spec.dataset_options.items())),
     }
     dataset_block = {"name": ds.name, "split": "test", "clip_count": len(refs),
                      "video_count": len({r.record for r in refs})}
