@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Produces the published synthetic board from real runs of every backend on this machine's CPU.
 # Each backend uses the checkpoint shipped in the package (trained by
-# scripts/train_shipped_checkpoints.py with the budget stated in leaderboards/synthetic.md).
+# scripts/train_shipped_checkpoints.py with the budget stated in leaderboards/synthetic/README.md).
 # The run folders (with every generated clip) go to a scratch folder; only their results.json files
 # are kept here, and the board is built from those files alone.
 set -euo pipefail
