@@ -36,6 +36,8 @@ DECIMALS = {"ssim": 3, "psnr": 2, "fid": 2, "kid": 4, "acd-c": 3, "acd-i": 3}
 DEFAULT_LABEL = "full (default config)"
 
 PAPER_CSV = Path(__file__).resolve().parents[1] / "leaderboards" / "paper.csv"
+if not PAPER_CSV.is_file():  # an installed wheel: leaderboards/ ships as the data package vbench_i2v.leaderboards
+    PAPER_CSV = Path(__file__).resolve().parent / "leaderboards" / "paper.csv"
 PAPER_MD = PAPER_CSV.with_name("paper.md")
 PAPER_COLUMNS = ("generator", "dataset", "metric", "value", "table", "page", "note")
 PAPER_TITLES = {
