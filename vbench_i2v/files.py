@@ -59,6 +59,18 @@ def atomic_write_text(path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_write_csv(path, columns, rows) -> Path:
+    """A CSV with a header row, written atomically (rows are dicts keyed by ``columns``)."""
+    import csv
+    import io
+
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=list(columns))
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, buf.getvalue())
+
+
 def atomic_write_json(path, obj) -> Path:
     """Strict JSON (a NaN raises instead of writing a file other tools cannot read)."""
     return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")

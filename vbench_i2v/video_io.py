@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vbench_i2v.errors import VideoError
-from vbench_i2v.files import _umask, publish_mode
+from vbench_i2v.files import _umask, temp_beside
 
 CONTAINER_EXTS = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".gif")
 FRAME_EXTS = (".png", ".jpg", ".jpeg")
@@ -145,13 +145,6 @@ def _check_frames(frames: np.ndarray, path: Path) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-def _atomic_target(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 def _write_mp4(frames: np.ndarray, path: Path, fps: float, crf: int) -> None:
     import av
 
@@ -186,7 +179,7 @@ def write_video(path, frames, fps: float = 8.0, crf: int = 12) -> Path:
     frames = _check_frames(frames, path)
     suffix = path.suffix.lower()
     if suffix in (".mp4", ".gif", ".npz"):
-        tmp = _atomic_target(path)
+        tmp = temp_beside(path)
         try:
             if suffix == ".mp4":
                 _write_mp4(frames, tmp, fps, crf)
@@ -195,7 +188,6 @@ def write_video(path, frames, fps: float = 8.0, crf: int = 12) -> Path:
             else:
                 with open(tmp, "wb") as fh:
                     np.savez_compressed(fh, video=frames)
-            publish_mode(tmp)
             os.replace(tmp, path)
         finally:
             if tmp.exists():

@@ -13,11 +13,10 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vbench_i2v.files import sha256_file
+from vbench_i2v.files import atomic_write_text, sha256_file, temp_beside
 from vbench_i2v.errors import WeightsError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -170,18 +169,12 @@ def _verify_and_install(s: WeightSpec, tmp: Path) -> WeightFile:
     dest = local_path(s.name)
     os.replace(tmp, dest)
     rec = _recorded_hash_path(dest)
-    fd, rtmp = tempfile.mkstemp(dir=dest.parent, prefix=".sha.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"{digest}  {dest.name}\n")
-    os.replace(rtmp, rec)
+    atomic_write_text(rec, f"{digest}  {dest.name}\n")
     return WeightFile(s.name, dest, digest)
 
 
 def _temp_in_cache(s: WeightSpec) -> Path:
-    weights_dir().mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=weights_dir(), prefix=f".{s.file_name}.")
-    os.close(fd)
-    return Path(tmp)
+    return temp_beside(weights_dir() / s.file_name)
 
 
 def import_file(name: str, source) -> WeightFile:

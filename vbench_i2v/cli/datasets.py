@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
 from vbench_i2v.datasets import dataset_names, get_dataset
+from vbench_i2v.files import atomic_write_csv
 from vbench_i2v.video_io import video_file_name, write_video
 
 CLIP_COLUMNS = ["clip", "label", "label_name", "subject", "source", "start_frame"]
@@ -65,12 +63,7 @@ def list_cmd(data_root) -> None:
 
 def write_clips_csv(path: Path, rows: list[dict]) -> None:
     """Write ``clips.csv`` atomically (the table every clip folder carries)."""
-    fd, tmp = tempfile.mkstemp(prefix=".clips.", suffix=".csv", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CLIP_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    atomic_write_csv(path, CLIP_COLUMNS, rows)
 
 
 @datasets_group.command("export")

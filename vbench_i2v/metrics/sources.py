@@ -135,11 +135,10 @@ class FeatureFile:
                    str(data.get("weights_sha256", "")))
 
     def save(self) -> Path:
-        import tempfile
+        from vbench_i2v.files import temp_beside
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
+        tmp = temp_beside(self.path)
+        with open(tmp, "wb") as fh:
             np.savez(fh, features=self.features, names=np.array(self.names, dtype=str), mu=self.mu,
                      sigma=self.sigma, extractor=np.array(self.extractor), weights_sha256=np.array(self.weights_sha256))
         os.replace(tmp, self.path)

@@ -16,11 +16,8 @@ Every random choice comes from :func:`vbench_i2v.protocol.rng_for` with the stud
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +26,7 @@ import pandas as pd
 
 from vbench_i2v import __version__
 from vbench_i2v.errors import InputError
+from vbench_i2v.files import atomic_write_csv, atomic_write_text
 from vbench_i2v.protocol import rng_for
 from vbench_i2v.video_io import VIDEO_EXTS, read_video, write_video
 
@@ -219,22 +217,6 @@ def side_by_side(left: np.ndarray, right: np.ndarray, gap: int) -> np.ndarray:
     return np.concatenate([left, spacer, right], axis=2)
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".csv", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def export_study(run_dirs, out_dir, pairs: int, include_real: bool = False, seed: int = 0,
                  fmt: str = "mp4", attention_rate: float = 0.1, scale: int = 4, fps: float = 8.0,
                  question: str = DEFAULT_QUESTION, allow_tie: bool = False,
@@ -296,8 +278,8 @@ def export_study(run_dirs, out_dir, pairs: int, include_real: bool = False, seed
         if progress is not None:
             progress(n, len(items))
 
-    _write_csv(out / "key.csv", KEY_COLUMNS, key_rows)
-    _write_csv(out / "pairs.csv", PAIRS_COLUMNS, pair_rows)
+    atomic_write_csv(out / "key.csv", KEY_COLUMNS, key_rows)
+    atomic_write_csv(out / "pairs.csv", PAIRS_COLUMNS, pair_rows)
     study_id = write_page(out / "index.html", pair_rows, question=question, allow_tie=allow_tie,
                           fmt=fmt, fps=fps, shuffle_per_rater=shuffle_per_rater)
     fingerprints = {r.fingerprint for r in runs}
@@ -322,5 +304,5 @@ def export_study(run_dirs, out_dir, pairs: int, include_real: bool = False, seed
         "shuffle_per_rater": shuffle_per_rater,
         "vbench_i2v_version": __version__,
     }
-    _write_text(out / "study.json", json.dumps(info, indent=2) + "\n")
+    atomic_write_text(out / "study.json", json.dumps(info, indent=2) + "\n")
     return info

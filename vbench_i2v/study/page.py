@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
+
+from vbench_i2v.files import atomic_write_text
 
 CONFIG_SLOT = "/*__STUDY_CONFIG__*/null"
 TITLE_SLOT = "__STUDY_TITLE__"
@@ -53,8 +53,5 @@ def write_page(path, pairs: list[dict], **options) -> str:
     """Write the rater page atomically; returns the study id."""
     path = Path(path)
     page, study_id = render_page(pairs, **options)
-    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    os.replace(tmp, path)
+    atomic_write_text(path, page)
     return study_id
