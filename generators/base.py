@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from vbench_i2v import protocol
+from vbench_i2v.devices import resolve_device  # noqa: F401 - part of this module's API
 from vbench_i2v.files import atomic_write_json, temp_beside
 from vbench_i2v.errors import InputError
 
@@ -385,22 +386,6 @@ def read_checkpoint_meta(directory) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT or "backend" not in meta:
         raise InputError(f"{path}: not a vbench-i2v generator config")
     return meta
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` -> cuda when present, else cpu; a missing CUDA device is a clear error."""
-    if isinstance(device, torch.device):
-        return device
-    device = (device or "auto").strip()
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise InputError(f"unknown device {device!r} (use auto, cpu or cuda[:N])") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} asked for, but CUDA is not available here")
-    return dev
 
 
 write_json_atomic = atomic_write_json  # one implementation, in vbench_i2v.files

@@ -114,7 +114,7 @@ def config_variant(backend) -> str | None:
 
 
 def _load_generator(spec: RunSpec, ds, device, say):
-    from vbench_i2v.generators.base import resolve_device
+    from vbench_i2v.devices import resolve_device
     from vbench_i2v.generators.registry import get_generator, load_checkpoint
 
     cls = get_generator(spec.generator)
@@ -259,7 +259,7 @@ def run_id_for(generator: str, variant: str | None, dataset: str, fingerprint: s
 def execute(spec: RunSpec, say=print) -> dict:
     """Do the whole run; returns the results dict (also written to ``results.json``)."""
     from vbench_i2v.datasets import get_dataset
-    from vbench_i2v.generators.base import resolve_device
+    from vbench_i2v.devices import resolve_device
     from vbench_i2v.cli.datasets import write_clips_csv
 
     t0 = time.perf_counter()

@@ -19,6 +19,7 @@ from typing import Iterable
 import numpy as np
 
 from vbench_i2v import distributed
+from vbench_i2v.devices import resolve_device
 from vbench_i2v.errors import InputError
 from vbench_i2v.metrics import bootstrap
 from vbench_i2v.metrics.acd import acd_c, acd_i
@@ -106,7 +107,7 @@ def features_file(videos, extractor_name: str, out_path, device: str = "cpu", ba
     from vbench_i2v.feature_extractors import build_video_extractor
 
     distributed.init(device)
-    device = distributed.local_device(device)
+    device = resolve_device(distributed.local_device(device))
     vs = VideoSet.from_source(videos, "videos")
     ex = build_video_extractor(extractor_name, device=device, batch_size=batch_size)
     names, feats, stats = extract_features_sharded(vs, ex, progress=progress)
@@ -154,7 +155,7 @@ def compute_metrics(real, fake, metrics=DEFAULT_METRICS, extractor: str = "resne
 
     metrics = parse_metrics(metrics)
     distributed.init(device)  # joins torchrun's process group; a no-op in a single process
-    device = distributed.local_device(device)
+    device = resolve_device(distributed.local_device(device))
     progress = progress and distributed.is_main()
     warn: list[str] = []
     prov: dict = {"vbench_i2v": __version__, "seed": seed, "metrics": metrics, "device": str(device),
