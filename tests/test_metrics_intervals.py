@@ -5,6 +5,8 @@ import numpy as np
 from vbench_i2v.metrics import bootstrap
 from vbench_i2v.metrics.engine import compute_metrics
 
+from dist_fakes import MomentsExtractor  # the 6-d mean/std stand-in
+
 
 def test_shift_is_the_bootstrap_bias():
     # stat = number of distinct fake videos drawn: always <= n, so its plain percentiles sit below
@@ -26,19 +28,12 @@ def test_shift_is_the_bootstrap_bias():
 def test_fid_interval_of_identical_and_shifted_sets_contains_the_value(tmp_path):
     rng = np.random.default_rng(0)
 
-    class Moments:  # a tiny stand-in extractor: the mean colour and spread per channel and half
-        name, dim, weights_sha256, batch_size = "moments", 6, None, 8
-
-        def features(self, videos):
-            v = videos.astype(np.float64)
-            return np.concatenate([v.mean(axis=(1, 2, 3)), v.std(axis=(1, 2, 3))], axis=1)
-
     import vbench_i2v.feature_extractors as fe
 
     videos = {f"v{i}": rng.integers(0, 255, size=(4, 8, 8, 3), dtype=np.uint8) for i in range(40)}
     shifted = {k: np.clip(v.astype(int) + 30, 0, 255).astype(np.uint8) for k, v in videos.items()}
     orig = fe.build_video_extractor
-    fe.build_video_extractor = lambda name, **kw: Moments()
+    fe.build_video_extractor = lambda name, **kw: MomentsExtractor()
     try:
         same = compute_metrics(videos, videos, metrics=["fid"], extractor="moments")["metrics"]["fid"]
         diff = compute_metrics(videos, shifted, metrics=["fid"], extractor="moments")["metrics"]["fid"]
