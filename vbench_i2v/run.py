@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,8 +186,6 @@ def _generate_clips(model, ds, refs, run_dir: Path, seed: int, batch_size: int, 
         fake_u8 = video_from_model(fake)
         for ref, real, fk in zip(chunk, reals, fake_u8):
             write_video(run_dir / "real" / f"{ref.clip_id}.npz", real)
-            import io
-
             buf = io.BytesIO()
             Image.fromarray(real[0]).save(buf, format="PNG")
             atomic_write_bytes(run_dir / "cond" / f"{ref.clip_id}.png", buf.getvalue())
