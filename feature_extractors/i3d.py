@@ -226,7 +226,9 @@ def _role(name: str, tensor: torch.Tensor) -> str:
             return role
     if tensor.ndim == 5:
         return "conv"
-    return "bias" if re.search(r"(bias|^b)$", leaf, re.I) else ("gamma" if re.search(r"weight$", leaf, re.I) else "?")
+    if re.search(r"(bias|(^|_)b(:0)?)$", leaf, re.I):
+        return "bias"
+    return "gamma" if re.search(r"weight$", leaf, re.I) else "?"
 
 
 def _map_by_order(src: list[tuple[str, torch.Tensor]], model: InceptionI3D, path) -> dict[str, torch.Tensor]:
