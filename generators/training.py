@@ -197,21 +197,81 @@ def load_training_state(backend: GeneratorBackend, out: Path, rank: int = 0) -> 
     path = out / STATE_FILE
     if not path.exists():
         raise InputError(f"{out}: cannot resume, no {STATE_FILE} (was it written by `vbench train`?)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _read_state(path, backend)
     if state["step"] != meta.get("step"):
         raise InputError(f"{out}: {STATE_FILE} (step {state['step']}) and {CONFIG_FILE} "
                          f"(step {meta.get('step')}) disagree; the last checkpoint was interrupted")
-    backend.nets.load_state_dict(load_file(str(out / MODEL_FILE)))
+    weights = out / MODEL_FILE
+    if not weights.is_file():
+        raise InputError(f"{out}: cannot resume, no {MODEL_FILE}")
+    try:
+        tensors = load_file(str(weights))
+    except Exception as exc:  # safetensors raises its own error type for a truncated/corrupt file
+        raise InputError(f"{weights}: cannot resume, not a readable safetensors file ({_first_line(exc)})") from None
+    try:
+        backend.nets.load_state_dict(tensors)
+    except RuntimeError as exc:
+        raise InputError(f"{weights}: cannot resume, weights do not fit this model's config "
+                         f"({_first_line(exc)})") from None
     for name, opt in backend.optimizers.items():
-        opt.load_state_dict(state["optimizers"][name])
+        try:
+            opt.load_state_dict(state["optimizers"][name])
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise InputError(f"{path}: cannot resume, field optimizers.{name} does not fit this model's "
+                             f"optimiser ({_first_line(exc)})") from None
     rngs = state.get("rank_rngs") or [state["rng"]]
     if rank < len(rngs):
-        set_rng_state(rngs[rank])
+        try:
+            set_rng_state(rngs[rank])
+        except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
+            field = "rank_rngs" if state.get("rank_rngs") else "rng"
+            raise InputError(f"{path}: cannot resume, field {field} is not a saved RNG state "
+                             f"({_first_line(exc)})") from None
     else:
         seed_everything(_rank_seed(int(state["seed"]), rank, state["step"]))
     old_world = int(state.get("world_size", 1))
     sample = state.get("sample_in_epoch", state["batch_in_epoch"] * backend.config.batch_size * old_world)
     return Progress(state["step"], state["epoch"], state["batch_in_epoch"], int(sample)), int(state["seed"])
+
+
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# Fields of training_state.pt and what they hold; checked before anything is restored.
+_STATE_INTS = ("step", "epoch", "batch_in_epoch", "seed")
+
+
+def _read_state(path: Path, backend: GeneratorBackend) -> dict:
+    """Load ``training_state.pt`` and check its fields, naming the file and the field when wrong."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError/UnpicklingError/EOFError... for a damaged file
+        raise InputError(f"{path}: cannot resume, file is damaged or not a training state "
+                         f"({_first_line(exc)})") from None
+    if not isinstance(state, dict):
+        raise InputError(f"{path}: cannot resume, expected a dict of training state, got {type(state).__name__}")
+    for key in _STATE_INTS + ("optimizers", "rng"):
+        if key not in state:
+            raise InputError(f"{path}: cannot resume, missing field {key}")
+    for key in _STATE_INTS + tuple(k for k in ("sample_in_epoch", "world_size") if k in state):
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "world_size" else 0):
+            raise InputError(f"{path}: cannot resume, field {key} must be a "
+                             f"{'positive' if key == 'world_size' else 'non-negative'} integer, got {value!r}")
+    if not isinstance(state["optimizers"], dict):
+        raise InputError(f"{path}: cannot resume, field optimizers must be a dict")
+    missing = sorted(set(backend.optimizers) - set(state["optimizers"]))
+    if missing:
+        raise InputError(f"{path}: cannot resume, field optimizers lacks {', '.join(missing)} "
+                         f"(saved by another generator?)")
+    rngs = state.get("rank_rngs") or [state["rng"]]
+    if not isinstance(rngs, list) or not all(isinstance(r, dict) and {"torch", "numpy", "python"} <= set(r)
+                                              for r in rngs):
+        field = "rank_rngs" if state.get("rank_rngs") else "rng"
+        raise InputError(f"{path}: cannot resume, field {field} must hold torch, numpy and python RNG states")
+    return state
 
 
 def _rank_seed(seed: int, rank: int, step: int | None = None) -> int:
@@ -231,7 +291,14 @@ class LossLog:
             rows = list(csv.reader(path.read_text().splitlines()))
             if rows:
                 self.columns = rows[0]
-                keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= resume_step]
+                keep = [rows[0]]
+                for line, r in enumerate(rows[1:], start=2):
+                    try:
+                        if r and int(r[0]) <= resume_step:
+                            keep.append(r)
+                    except ValueError:
+                        raise InputError(f"{path}, line {line}: cannot resume, column step must be an "
+                                         f"integer, got {r[0]!r}") from None
                 buf = io.StringIO()
                 csv.writer(buf).writerows(keep)
                 tmp = _temp_path(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vbench_i2v.errors import InputError
-from vbench_i2v.files import atomic_write_text
+from vbench_i2v.files import atomic_write_text, os_reason
 
 SCHEMA_VERSION = 1
 RESULTS_FILENAME = "results.json"
@@ -54,6 +54,61 @@ _NULLABLE = {
     ("protocol", "max_videos"), ("protocol", "extractor"), ("protocol", "extractor_weights_sha256"),
 }
 _METRIC_REQUIRED = ("value", "ci95", "n")
+_METRIC_OPTIONAL_TEXT = ("extractor", "weights_sha256")  # text or null when present
+
+
+def _is_int(value: Any) -> bool:
+    """An integer, or a float with an integral value (64.0 reads as 64, as in the fingerprint)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value) and value.is_integer())
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _count(value: Any) -> bool:
+    return _is_int(value) and value >= 0
+
+
+def _positive(value: Any) -> bool:
+    return _is_int(value) and value >= 1
+
+
+# What each required field holds (null is handled by _NULLABLE): (test, words for the message).
+_TYPES = {
+    ("generator", "name"): (_text, "a non-empty string"),
+    ("generator", "config"): (lambda v: isinstance(v, dict), "an object"),
+    ("generator", "checkpoint"): (_text, "a non-empty string or null"),
+    ("generator", "checkpoint_sha256"): (_text, "a non-empty string or null"),
+    ("generator", "variant"): (_text, "a non-empty string or null"),
+    ("dataset", "name"): (_text, "a non-empty string"),
+    ("dataset", "split"): (_text, "a non-empty string"),
+    ("dataset", "clip_count"): (_count, "a non-negative integer"),
+    ("dataset", "video_count"): (_count, "a non-negative integer"),
+    ("protocol", "frames"): (_positive, "a positive integer"),
+    ("protocol", "size"): (_positive, "a positive integer"),
+    ("protocol", "frame_step"): (_positive, "a positive integer"),
+    ("protocol", "conditioning_per_video"): (_positive, "a positive integer"),
+    ("protocol", "max_videos"): (_positive, "a positive integer or null"),
+    ("protocol", "seed"): (_count, "a non-negative integer"),
+    ("protocol", "extractor"): (_text, "a non-empty string or null"),
+    ("protocol", "extractor_weights_sha256"): (_text, "a non-empty string or null"),
+    ("protocol", "dataset_options"): (lambda v: isinstance(v, dict), "an object"),
+    ("protocol", "fingerprint"): (_text, "a non-empty string"),
+    ("provenance", "package_version"): (_text, "a non-empty string"),
+    ("provenance", "torch_version"): (_text, "a non-empty string"),
+    ("provenance", "device"): (_text, "a non-empty string"),
+    ("provenance", "wall_time_s"): (lambda v: _is_number(v) and math.isfinite(v) and v >= 0,
+                                    "a non-negative number"),
+    ("provenance", "created"): (_text, "a non-empty string"),
+}
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _canonical(value: Any) -> Any:
@@ -103,7 +158,10 @@ def _check_metric(name: str, metric: Any, where: str) -> None:
         if ci95[0] > ci95[1]:
             raise InputError(f"{where}: metrics.{name}.ci95 has low > high: {ci95!r}")
     if not (isinstance(n, int) and not isinstance(n, bool) and n >= 0):
-        raise InputError(f"{where}: metrics.{name}.n must be a non-negative integer, got {n!r}")
+        raise InputError(f"{where}: metrics.{name}.n must be a non-negative integer, got {_shown(n)}")
+    for key in _METRIC_OPTIONAL_TEXT:
+        if metric.get(key) is not None and not isinstance(metric[key], str):
+            raise InputError(f"{where}: metrics.{name}.{key} must be a string or null, got {_shown(metric[key])}")
 
 
 def validate_results(results: dict, source: str | os.PathLike = "results") -> dict:
@@ -118,11 +176,13 @@ def validate_results(results: dict, source: str | os.PathLike = "results") -> di
     version = results.get("schema_version")
     if version is None:
         raise InputError(f"{where}: missing field schema_version (not a vbench results file?)")
-    if version != SCHEMA_VERSION:
+    if version != SCHEMA_VERSION or isinstance(version, bool):
         raise InputError(f"{where}: schema_version {version!r} is not supported "
                          f"(this vbench reads version {SCHEMA_VERSION})")
-    if not isinstance(results.get("run_id"), str) or not results["run_id"]:
+    if "run_id" not in results:
         raise InputError(f"{where}: missing field run_id")
+    if not _text(results["run_id"]):
+        raise InputError(f"{where}: field run_id must be a non-empty string, got {_shown(results['run_id'])}")
     for section, keys in _REQUIRED.items():
         block = results.get(section)
         if not isinstance(block, dict):
@@ -130,10 +190,14 @@ def validate_results(results: dict, source: str | os.PathLike = "results") -> di
         for key in keys:
             if key not in block:
                 raise InputError(f"{where}: missing field {section}.{key}")
-            if block[key] is None and (section, key) not in _NULLABLE:
-                raise InputError(f"{where}: field {section}.{key} must not be null")
-    if not isinstance(results["generator"]["config"], dict):
-        raise InputError(f"{where}: generator.config must be an object")
+            value = block[key]
+            if value is None:
+                if (section, key) not in _NULLABLE:
+                    raise InputError(f"{where}: field {section}.{key} must not be null")
+                continue
+            check, words = _TYPES[(section, key)]
+            if not check(value):
+                raise InputError(f"{where}: field {section}.{key} must be {words}, got {_shown(value)}")
     metrics = results.get("metrics")
     if not isinstance(metrics, dict):
         raise InputError(f"{where}: missing section metrics")
@@ -156,6 +220,8 @@ def load_results(path: str | os.PathLike) -> dict:
     """Read and validate one results file, given the file or its run directory."""
     file = results_file(path)
     if not file.is_file():
+        if Path(path).is_dir():
+            raise InputError(f"{path}: not a run directory (no {RESULTS_FILENAME})")
         raise InputError(f"{file}: no such results file")
     try:
         with open(file, encoding="utf-8") as fh:
@@ -163,8 +229,12 @@ def load_results(path: str | os.PathLike) -> dict:
     except json.JSONDecodeError as exc:
         raise InputError(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno}, "
                          f"column {exc.colno})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{file}: cannot read ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: cannot read (not UTF-8 text)") from None
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read ({os_reason(exc)})") from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer too long, nesting too deep
+        raise InputError(f"{file}: not valid JSON ({exc})") from None
     return validate_results(data, source=file)
 
 

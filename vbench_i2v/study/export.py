@@ -26,7 +26,7 @@ import pandas as pd
 
 from vbench_i2v import __version__
 from vbench_i2v.errors import InputError
-from vbench_i2v.files import atomic_write_csv, atomic_write_text
+from vbench_i2v.files import atomic_write_csv, atomic_write_text, check_writable, os_reason
 from vbench_i2v.protocol import rng_for
 from vbench_i2v.video_io import VIDEO_EXTS, read_video, write_video
 
@@ -71,30 +71,61 @@ class StudyRun:
         raise InputError(f"{folder}: no clip file for clip {clip!r} (expected {clip}.npz)")
 
 
+def _text_or_none(results: dict, section: str, key: str, where: Path) -> str | None:
+    block = results.get(section)
+    if block is None:
+        return None
+    if not isinstance(block, dict):
+        raise InputError(f"{where}: field {section} must be an object, got {type(block).__name__}")
+    value = block.get(key)
+    if value is not None and not (isinstance(value, str) and value):
+        raise InputError(f"{where}: field {section}.{key} must be a non-empty string or null, got {value!r:.60}")
+    return value
+
+
 def load_run(path) -> StudyRun:
-    """Read ``results.json`` and ``clips.csv`` of a ``vbench run`` directory."""
+    """Read ``results.json`` and ``clips.csv`` of a ``vbench run`` directory (fields used are checked)."""
+    from vbench_i2v.study.score import read_table
+
     root = Path(path)
+    if not root.is_dir():
+        raise InputError(f"{root}: not a run directory (no such folder)")
     results_path = root / "results.json"
     if not results_path.is_file():
         raise InputError(f"{root}: not a run directory (no results.json)")
     try:
-        results = json.loads(results_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{results_path}: cannot read JSON ({exc})") from None
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{results_path}: cannot read JSON (not UTF-8 text)") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{results_path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{results_path}: cannot read ({os_reason(exc)})") from None
+    if not isinstance(results, dict):
+        raise InputError(f"{results_path}: expected a JSON object, got {type(results).__name__}")
+    run_id = results.get("run_id")
+    if run_id is not None and not (isinstance(run_id, str) and run_id.strip()):
+        raise InputError(f"{results_path}: field run_id must be a non-empty string, got {run_id!r:.60}")
+    fingerprint = _text_or_none(results, "protocol", "fingerprint", results_path)
+    generator = _text_or_none(results, "generator", "name", results_path)
     clips_path = root / "clips.csv"
     if not clips_path.is_file():
         raise InputError(f"{root}: no clips.csv (the run did not record its clips)")
-    clips = pd.read_csv(clips_path, dtype={"clip": str})
+    clips = read_table(clips_path, "clip list")
     if "clip" not in clips.columns or clips.empty:
         raise InputError(f"{clips_path}: needs a 'clip' column and at least one row")
+    empty = clips["clip"].str.strip() == ""
+    if empty.any():
+        raise InputError(f"{clips_path}, line {int(np.flatnonzero(empty.to_numpy())[0]) + 2}: field clip is empty")
     if clips["clip"].duplicated().any():
         raise InputError(f"{clips_path}: clip ids repeat ({clips['clip'][clips['clip'].duplicated()].iloc[0]!r})")
+    if "label" in clips.columns:  # labels are read as text; integers stay integers for matching
+        clips["label"] = [int(v) if v.strip().lstrip("-").isdigit() else v for v in clips["label"]]
     if not (root / "fake").is_dir():
         raise InputError(f"{root}: no fake/ folder with the generated clips")
-    label = str(results.get("run_id") or root.name)
+    label = str(run_id or root.name)
     return StudyRun(label=label, root=root, subdir="fake", clips=clips,
-                    fingerprint=(results.get("protocol") or {}).get("fingerprint"),
-                    generator=(results.get("generator") or {}).get("name"))
+                    fingerprint=fingerprint, generator=generator)
 
 
 def real_of(run: StudyRun) -> StudyRun:
@@ -228,7 +259,7 @@ def export_study(run_dirs, out_dir, pairs: int, include_real: bool = False, seed
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if scale < 1:
         raise InputError(f"--scale must be at least 1, got {scale}")
-    out = Path(out_dir)
+    out = check_writable(out_dir, kind="dir")  # before any clip is rendered
     if (out / "key.csv").exists() and not force:
         raise InputError(f"{out}: already holds a study (key.csv); choose a new --out or pass --force")
     runs = [load_run(p) for p in run_dirs]

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from vbench_i2v.errors import InputError
+from vbench_i2v.files import os_reason
 from vbench_i2v.protocol import rng_for
 from vbench_i2v.study.export import CHECK_REAL
 
@@ -76,15 +77,53 @@ def bradley_terry(wins: np.ndarray, prior: float = 0.5, tol: float = 1e-10,
 
 # ---------------------------------------------------------------- inputs
 
+def read_table(path, what: str) -> pd.DataFrame:
+    """A CSV read as text (no NaN guessing); unreadable or malformed files raise one line naming them."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a {what} (.csv)")
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what}")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file, expected a {what} with a header row") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: not a valid CSV {what} ({str(exc).strip().splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a CSV {what} (not UTF-8 text)") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({os_reason(exc)})") from None
+
+
+def _first_bad(mask: pd.Series) -> int:
+    """The file line (header = line 1) of the first True in ``mask``."""
+    return int(np.flatnonzero(mask.to_numpy())[0]) + 2
+
+
 def load_key(study_dir) -> pd.DataFrame:
     path = Path(study_dir) / "key.csv"
     if not path.is_file():
         raise InputError(f"{study_dir}: no key.csv (not a study folder written by `vbench study export`)")
-    key = pd.read_csv(path, dtype=str, keep_default_na=False)
+    key = read_table(path, "study key")
     need = {"pair_id", "left_run", "right_run", "attention_check"}
     if not need <= set(key.columns):
         raise InputError(f"{path}: missing columns {sorted(need - set(key.columns))}")
-    key["attention_check"] = key["attention_check"].astype(int).astype(bool)
+    if key.empty:
+        raise InputError(f"{path}: no pairs listed")
+    for col in ("pair_id", "left_run", "right_run"):
+        empty = key[col].str.strip() == ""
+        if empty.any():
+            raise InputError(f"{path}, line {_first_bad(empty)}: field {col} is empty")
+    flags = key["attention_check"].str.strip()
+    bad = ~flags.isin(["0", "1"])
+    if bad.any():
+        raise InputError(f"{path}, line {_first_bad(bad)}: field attention_check must be 0 or 1, "
+                         f"got {key['attention_check'][bad].iloc[0]!r}")
+    dup = key["pair_id"].duplicated()
+    if dup.any():
+        raise InputError(f"{path}, line {_first_bad(dup)}: pair_id {key['pair_id'][dup].iloc[0]!r} repeats")
+    key["attention_check"] = flags == "1"
     return key
 
 
@@ -92,7 +131,18 @@ def method_order(study_dir, key: pd.DataFrame) -> list[str]:
     """Methods in the order given to ``export`` (study.json), else by first appearance."""
     info = Path(study_dir) / "study.json"
     if info.is_file():
-        methods = json.loads(info.read_text()).get("methods")
+        try:
+            data = json.loads(info.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"{info}: not valid JSON ({exc})") from None
+        except OSError as exc:
+            raise InputError(f"{info}: cannot read ({os_reason(exc)})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{info}: expected a JSON object, got {type(data).__name__}")
+        methods = data.get("methods")
+        if methods is not None and not (isinstance(methods, list) and all(isinstance(m, str) and m
+                                                                           for m in methods)):
+            raise InputError(f"{info}: field methods must be a list of method names, got {methods!r:.60}")
         if methods:
             return list(methods)
     comp = key[~key["attention_check"]]
@@ -109,16 +159,19 @@ def load_responses(paths) -> pd.DataFrame:
     frames = []
     for p in paths:
         p = Path(p)
-        if not p.is_file():
+        if not p.is_file() and not p.is_dir():
             raise InputError(f"{p}: no such responses file")
-        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        df = read_table(p, "responses file")
         if not {"rater", "pair_id", "choice"} <= set(df.columns):
             raise InputError(f"{p}: needs columns rater,pair_id,choice, found {','.join(df.columns)}")
-        bad = df[~df["choice"].isin(CHOICES)]
-        if len(bad):
-            raise InputError(f"{p}: choice must be left|right|tie, found {bad['choice'].iloc[0]!r}")
-        if (df["rater"].str.strip() == "").any():
-            raise InputError(f"{p}: a row has an empty rater name")
+        bad = ~df["choice"].isin(CHOICES)
+        if bad.any():
+            raise InputError(f"{p}, line {_first_bad(bad)}: field choice must be left|right|tie, "
+                             f"found {df['choice'][bad].iloc[0]!r}")
+        for col in ("rater", "pair_id"):
+            empty = df[col].str.strip() == ""
+            if empty.any():
+                raise InputError(f"{p}, line {_first_bad(empty)}: field {col} is empty")
         frames.append(df[["rater", "pair_id", "choice"]])
     if not frames:
         raise InputError("no responses files given")
@@ -277,6 +330,8 @@ def score_study(study_dir, responses, min_attention: float = 0.8, n_boot: int = 
     """Join answers with the key, drop inattentive raters, compare and rank the methods."""
     if not 0 <= min_attention <= 1:
         raise InputError(f"--min-attention must lie in [0, 1], got {min_attention}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise InputError(f"--bootstrap must be a non-negative integer, got {n_boot!r}")
     key = load_key(study_dir)
     answers = load_responses(responses)
     unknown = sorted(set(answers["pair_id"]) - set(key["pair_id"]))
