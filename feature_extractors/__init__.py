@@ -1,46 +1,95 @@
-"""Networks used only for scoring (3D ResNeXt-101, face identity, the synthetic probe).
+"""Networks used only for scoring, found through one registry (``catalog.py``).
 
-Two small registries, name -> "module:Class", each entry naming the weights it needs (see
-``vbench_i2v.weights``). Every video feature extractor has ``name``, ``weights_name``, ``dim`` and
-``features(videos uint8 B x T x H x W x 3) -> float64 B x D``; every identity embedder has
-``name``, ``weights_name`` and ``embed(frames uint8 N x H x W x 3) -> (N x D float64, fallbacks)``.
+Every video feature extractor has ``name``, ``dim``, ``weights_sha256`` and
+``features(videos uint8 B x T x H x W x 3) -> float64 B x D``; every identity embedder has ``name``,
+``weights_sha256`` and ``embed(frames uint8 N x H x W x 3) -> (N x D float64, fallbacks)``.
+
+:func:`resolve_extractor` takes a registered name, a trained probe folder (``vbench probes
+train``) or an already built object with that interface (tests inject small networks this way),
+and always returns an object whose ``spec`` says what it is and what it takes. Importing this
+package imports nothing heavy.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
+from pathlib import Path
 
-VIDEO_EXTRACTORS = {
-    "resnext101-kinetics": "vbench_i2v.feature_extractors.resnext3d:ResNeXtFIDExtractor",
-    "synthetic-probe": "vbench_i2v.feature_extractors.synthetic_probe:ProbeVideoExtractor",
-}
-IDENTITY_EMBEDDERS = {
-    "facenet-vggface2": "vbench_i2v.feature_extractors.face_identity:FaceEmbedder",
-    "synthetic-probe": "vbench_i2v.feature_extractors.synthetic_probe:ProbeIdentityEmbedder",
-}
-# The weights each entry needs (same name in vbench_i2v.weights).
-WEIGHTS_FOR = {"resnext101-kinetics": "resnext101-kinetics", "facenet-vggface2": "facenet-vggface2",
-               "synthetic-probe": "synthetic-probe"}
+from vbench_i2v.feature_extractors.catalog import EXTRACTORS, IDENTITY_EMBEDDERS
+from vbench_i2v.specs import ExtractorSpec, InputContract, WeightSpec
+
+VIDEO_EXTRACTORS = EXTRACTORS  # names of the video feature extractors (kept for older callers)
 
 
-def _build(table: dict[str, str], kind: str, name: str, **kwargs):
-    from vbench_i2v import weights
-    from vbench_i2v.errors import VBenchError
+def _table(family: str) -> dict[str, ExtractorSpec]:
+    return IDENTITY_EMBEDDERS if family == "identity" else EXTRACTORS
 
+
+def extractor_spec(name: str, family: str = "video") -> ExtractorSpec:
+    from vbench_i2v.errors import InputError
+
+    table = _table(family)
     if name not in table:
-        raise VBenchError(f"unknown {kind} {name!r} (known: {', '.join(sorted(table))})")
-    wf = weights.require(WEIGHTS_FOR[name])
-    mod, cls = table[name].split(":")
+        what = "identity embedder" if family == "identity" else "feature extractor"
+        raise InputError(f"unknown {what} {name!r} (known: {', '.join(sorted(table))}, or a probe folder)")
+    return table[name]
+
+
+def _instantiate(spec: ExtractorSpec, device: str, batch_size: int | None):
+    from vbench_i2v import weights
+
+    wf = weights.require(spec.weights.name)
+    mod, cls = spec.build.split(":")
+    kwargs = {"device": device}
+    if batch_size is not None:
+        kwargs["batch_size"] = batch_size
     obj = getattr(importlib.import_module(mod), cls)(wf.path, **kwargs)
     obj.weights_sha256 = wf.sha256
+    obj.spec = spec
     return obj
 
 
-def build_video_extractor(name: str, **kwargs):
+def _injected_spec(obj, family: str) -> ExtractorSpec:
+    """A spec for an object built outside the registry (a test's small network, a plugin)."""
+    name = getattr(obj, "name", type(obj).__name__)
+    contract = getattr(obj, "contract", None) or InputContract(
+        frames=None, sampling="all", size=None, resize="as given", value_range=(0.0, 255.0),
+        note="injected extractor: input contract not declared")
+    sha = getattr(obj, "weights_sha256", None)
+    w = WeightSpec(name=name, file_name="(in memory)", description="injected", loader="", sha256=sha)
+    return ExtractorSpec(name=name, family=family, build=f"{type(obj).__module__}:{type(obj).__name__}",
+                         weights=w, dim=int(getattr(obj, "dim", 0) or 0), contract=contract,
+                         description="injected extractor object")
+
+
+def resolve_extractor(what, family: str = "video", device: str = "cpu", batch_size: int | None = None):
+    """A ready extractor (or identity embedder) with verified weights and its ``spec``."""
+    if not isinstance(what, (str, Path)):
+        if getattr(what, "spec", None) is None:
+            what.spec = _injected_spec(what, family)
+        if not hasattr(what, "weights_sha256"):
+            what.weights_sha256 = None
+        return what
+    text = str(what)
+    if text not in _table(family) and Path(text).is_dir():
+        from vbench_i2v.probes import load_probe_folder  # a probe trained by `vbench probes train`
+
+        obj = load_probe_folder(Path(text), device=device, family=family)
+        return resolve_extractor(obj, family)
+    return _instantiate(extractor_spec(text, family), device, batch_size)
+
+
+def build_video_extractor(name, device: str = "cpu", batch_size: int | None = None):
     """The named video feature extractor with verified weights (``weights_sha256`` set)."""
-    return _build(VIDEO_EXTRACTORS, "feature extractor", name, **kwargs)
+    return resolve_extractor(name, "video", device, batch_size)
 
 
-def build_identity_embedder(name: str, **kwargs):
+def build_identity_embedder(name, device: str = "cpu", batch_size: int | None = None):
     """The named per-frame identity embedder with verified weights (``weights_sha256`` set)."""
-    return _build(IDENTITY_EMBEDDERS, "identity embedder", name, **kwargs)
+    return resolve_extractor(name, "identity", device, batch_size)
+
+
+def with_contract(spec: ExtractorSpec, **changes) -> ExtractorSpec:
+    """A copy of ``spec`` whose contract differs in ``changes`` (documented conversions, tests)."""
+    return replace(spec, contract=replace(spec.contract, **changes))

@@ -13,30 +13,20 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from vbench_i2v.files import atomic_write_text, sha256_file, temp_beside
 from vbench_i2v.errors import WeightsError
+from vbench_i2v.feature_extractors.catalog import all_weight_specs
+from vbench_i2v.specs import WeightSpec
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-@dataclass(frozen=True)
-class WeightSpec:
-    name: str
-    file_name: str
-    description: str
-    loader: str  # "module:function" taking the file path, used to validate imports and to load
-    urls: tuple[str, ...] = ()
-    source_page: str | None = None  # where a user downloads it by hand when there is no direct URL
-    size: int | None = None
-    sha256: str | None = None
-    packaged: str | None = None  # path inside the installed package for shipped weights
-    used_by: tuple[str, ...] = field(default_factory=tuple)
-
-
-WEIGHTS: dict[str, WeightSpec] = {}
+# Every weight file the catalogued extractors carry (their specs live beside the input contract in
+# feature_extractors/catalog.py); ``register`` adds others (plugins, tests).
+WEIGHTS: dict[str, WeightSpec] = dict(all_weight_specs())
 
 
 def register(spec: WeightSpec) -> WeightSpec:
@@ -44,31 +34,8 @@ def register(spec: WeightSpec) -> WeightSpec:
     return spec
 
 
-register(WeightSpec(
-    name="resnext101-kinetics",
-    file_name="resnext-101-kinetics.pth",
-    description="3D ResNeXt-101 trained on Kinetics-400 (Hara et al. 2018), Video FID features",
-    loader="vbench_i2v.feature_extractors.resnext3d:load_published",
-    source_page="https://github.com/kenshohara/3D-ResNets-PyTorch (README, 'Pre-trained models': Google Drive)",
-    used_by=("fid", "kid"),
-))
-register(WeightSpec(
-    name="facenet-vggface2",
-    file_name="20180402-114759-vggface2.pt",
-    description="facenet-pytorch InceptionResnetV1 trained on VGGFace2, 512-d face embeddings for ACD",
-    loader="vbench_i2v.feature_extractors.face_identity:load_inception_resnet",
-    urls=("https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",),
-    used_by=("acd-c", "acd-i"),
-))
-register(WeightSpec(
-    name="synthetic-probe",
-    file_name="synthetic_probe.safetensors",
-    description="small 3D conv probe trained on the synthetic dataset (FID features + identity embedding)",
-    loader="vbench_i2v.feature_extractors.synthetic_probe:load_probe",
-    packaged="feature_extractors/weights/synthetic_probe.safetensors",
-    sha256="4db96437555a44b3d34fb288658764eeef67f1f0c6f6bae5fa91a3578f1d9315",  # scripts/train_synthetic_probe.py --seed 0
-    used_by=("fid", "kid", "acd-c", "acd-i"),
-))
+def _specs() -> dict[str, WeightSpec]:
+    return WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -87,17 +54,22 @@ def weights_dir() -> Path:
 
 
 def spec(name: str) -> WeightSpec:
-    if name not in WEIGHTS:
-        raise WeightsError(f"unknown weights {name!r} (known: {', '.join(sorted(WEIGHTS))})")
-    return WEIGHTS[name]
+    table = _specs()
+    if name not in table:
+        raise WeightsError(f"unknown weights {name!r} (known: {', '.join(sorted(table))})")
+    return table[name]
+
+
+def names() -> list[str]:
+    return sorted(_specs())
 
 
 def _packaged_path(s: WeightSpec) -> Path:
     # shipped files sit under the vbench_i2v import name (feature_extractors/ maps to vbench_i2v.feature_extractors)
-    from vbench_i2v import feature_extractors
+    from vbench_i2v.feature_extractors import catalog
 
     rel = Path(s.packaged)
-    return Path(feature_extractors.__file__).resolve().parent.joinpath(*rel.parts[1:])
+    return Path(catalog.__file__).resolve().parent.joinpath(*rel.parts[1:])
 
 
 def local_path(name: str) -> Path:

@@ -1,20 +1,26 @@
 """One call that scores a set of fake videos against real ones: ``compute_metrics(real, fake, ...)``.
 
-Used by `vbench metrics` and by `vbench run`. Each metric comes back as
-``{"value", "ci95": [lo, hi], "n", "per_video"?}`` plus a ``provenance`` block naming the
-extractor, the sha256 of every weight file used, the seed and the pairing.
+Used by `vbench metrics` and by `vbench run`. The metrics themselves are declared in
+:mod:`vbench_i2v.metrics.registry` (one module each); this module only drives them:
 
-Under torchrun the per-video work (features, SSIM/PSNR, identity embeddings) is split across ranks
-by :func:`vbench_i2v.distributed.shard`; feature sums are all-reduced and per-video features and
-values are gathered to rank 0 in the global sorted order, where the unchanged statistics (FID, KID
-subsets, bootstrap) run, so the numbers do not depend on the number of processes.
+1. set metrics are grouped by extractor; each extractor is built once and each side's features
+   are extracted once (sharded under torchrun, gathered to rank 0);
+2. per-video metrics (paired, conditioned, per-video) run in one pass over the generated videos,
+   each rank over its shard; metrics that share work (SSIM and PSNR, ACD-C and ACD-I) share it
+   through the per-video memo;
+3. on rank 0 the statistics run over everything gathered, in the global sorted order, so the
+   numbers do not depend on the number of processes.
+
+Each metric comes back as ``{"value", "ci95": [lo, hi], "n", ...}`` plus a ``provenance`` block
+naming every extractor with its input contract and weights sha256, the seed, the pairing, the
+frames the paired metrics scored and every conversion applied to the inputs.
 """
 
 from __future__ import annotations
 
 import platform
 import warnings
-from typing import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,104 +28,99 @@ from vbench_i2v import distributed
 from vbench_i2v.devices import resolve_device
 from vbench_i2v.errors import InputError
 from vbench_i2v.metrics import bootstrap
-from vbench_i2v.metrics.acd import acd_c, acd_i
-from vbench_i2v.metrics.frechet import frechet_distance, frechet_from_features
-from vbench_i2v.metrics.kid import KernelMatrices
-from vbench_i2v.metrics.pixel import psnr_video, ssim_video
+from vbench_i2v.metrics.features import (FeatureSet, extract_features, extract_features_sharded,  # noqa: F401
+                                         feature_set, feature_set_from_file, features_file)
+from vbench_i2v.metrics.registry import MetricSpec, default_metrics, get_metric, metric_names, parse_metrics
 from vbench_i2v.metrics.sources import FeatureFile, ImageSet, VideoSet, is_features_file
-from vbench_i2v.metrics.streaming import StreamingStats
 
-METRIC_NAMES = ("fid", "kid", "ssim", "psnr", "acd-c", "acd-i")
-DEFAULT_METRICS = ("fid", "kid", "ssim", "psnr")
-PAIRED = ("ssim", "psnr", "acd-i")
-SET_LEVEL = ("fid", "kid")
+DEFAULT_EXTRACTOR = "resnext101-kinetics"
 
 
-def parse_metrics(metrics) -> list[str]:
-    if isinstance(metrics, str):
-        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-    metrics = [m.lower() for m in metrics]
-    bad = [m for m in metrics if m not in METRIC_NAMES]
-    if bad or not metrics:
-        raise InputError(f"unknown metric(s) {', '.join(bad) or '(none)'} (known: {', '.join(METRIC_NAMES)})")
-    return list(dict.fromkeys(metrics))
+def __getattr__(name):  # the old constants, now derived from the registry
+    if name == "METRIC_NAMES":
+        return tuple(metric_names())
+    if name == "DEFAULT_METRICS":
+        return tuple(default_metrics())
+    raise AttributeError(name)
 
 
-def extract_features(videos: VideoSet, extractor, names: Iterable[str] | None = None,
-                     progress: bool = False) -> tuple[list[str], np.ndarray, StreamingStats]:
-    """Features of every video (batched by frame shape), with float64 streaming mean/cov."""
-    names = list(videos.names() if names is None else names)
-    stats = StreamingStats(extractor.dim)
-    out: list[np.ndarray] = []
-    batch: list[np.ndarray] = []
+@dataclass
+class Item:
+    """One generated video with lazy access to what per-video metrics compare it with."""
 
-    def flush():
-        if batch:
-            f = extractor.features(np.stack(batch))
-            stats.update(f)  # raises on NaN/Inf
-            out.append(f)
-            batch.clear()
+    name: str
+    fake: np.ndarray
+    _real: object = None
+    _cond: object = None
+    label: object = None
+    _memo: dict = field(default_factory=dict)
 
-    it = videos.iter(names)
-    if progress:
-        from tqdm import tqdm
+    @property
+    def real(self) -> np.ndarray:
+        if callable(self._real):
+            self._real = self._real()
+        if self._real is None:
+            raise InputError(f"{self.name}: no real partner video")
+        return self._real
 
-        it = tqdm(it, total=len(names), desc=f"features {videos.label}", unit="video")
-    bs = getattr(extractor, "batch_size", 8)
-    for _, v in it:
-        if batch and (v.shape != batch[0].shape or len(batch) >= bs):
-            flush()
-        batch.append(v)
-    flush()
-    feats = np.concatenate(out) if out else np.zeros((0, extractor.dim))
-    return names, feats, stats
+    @property
+    def cond(self) -> np.ndarray:
+        if callable(self._cond):
+            self._cond = self._cond()
+        return self._cond
 
-
-def extract_features_sharded(videos: VideoSet, extractor, progress: bool = False):
-    """:func:`extract_features` split across torchrun ranks: returns ``(names, features, stats)`` with
-    ``names`` in the global sorted order, ``stats`` all-reduced on every rank, and ``features`` the
-    full global-order matrix on rank 0 (``None`` on the others). Without torchrun: unchanged."""
-    names = videos.names()
-    if not distributed.is_distributed():
-        return extract_features(videos, extractor, names, progress=progress)
-    local = {}
-
-    def mine():
-        n, f, local["stats"] = extract_features(videos, extractor, distributed.shard(names),
-                                                progress=progress and distributed.is_main())
-        return n, f
-
-    parts = distributed.collect(mine)
-    stats = distributed.reduce_stats(local["stats"])
-    if parts is None:
-        return names, None, stats
-    rows = {n: row for part_names, part_feats in parts for n, row in zip(part_names, part_feats)}
-    return names, np.stack([rows[n] for n in names]), stats
+    def memo(self, key: str, compute):
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
 
-def features_file(videos, extractor_name: str, out_path, device: str = "cpu", batch_size: int = 8,
-                  progress: bool = False) -> FeatureFile | None:
-    """Compute and save per-video features + mu/sigma (what `vbench features` does).
+@dataclass
+class Context:
+    """What every metric's compute function may read: settings, shared models, counters, warnings."""
 
-    Under torchrun every rank extracts its shard and rank 0 writes the file; the others return
-    ``None`` once it is written.
-    """
-    from vbench_i2v.feature_extractors import build_video_extractor
+    metric_names: list[str]
+    seed: int = 0
+    device: str = "cpu"
+    batch_size: int = 8
+    bootstrap_reps: int = bootstrap.DEFAULT_REPS
+    set_bootstrap_reps: int = 100
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    include_conditioning_frame: bool = False
+    models: dict = field(default_factory=dict)  # family -> object (built by the engine)
+    counters: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
 
-    distributed.init(device)
-    device = resolve_device(distributed.local_device(device))
-    vs = VideoSet.from_source(videos, "videos")
-    ex = build_video_extractor(extractor_name, device=device, batch_size=batch_size)
-    names, feats, stats = extract_features_sharded(vs, ex, progress=progress)
+    def model(self, family: str):
+        if family not in self.models:
+            raise InputError(f"no {family} model was prepared for these metrics")
+        return self.models[family]
 
-    def save():
-        mu, sigma = stats.compute()
-        ff = FeatureFile(path=__import__("pathlib").Path(out_path), features=feats, names=names, mu=mu,
-                         sigma=sigma, extractor=ex.name, weights_sha256=ex.weights_sha256)
-        ff.save()
-        return ff
+    def count(self, key: str, n: int) -> None:
+        self.counters[key] = self.counters.get(key, 0) + int(n)
 
-    return distributed.on_main(save)
+    def warn(self, msg: str) -> None:
+        warnings.warn(msg)
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+
+    def scored_frames(self, t: int, name: str = "") -> np.ndarray:
+        """The frames paired metrics score: the predicted ones (1..T-1), or all of them on request."""
+        if self.include_conditioning_frame or t == 1:
+            return np.arange(t)
+        return np.arange(1, t)
+
+    def frames_note(self) -> str:
+        return ("all frames (the conditioning frame 0 included)" if self.include_conditioning_frame
+                else "predicted frames 1..T-1 (the conditioning frame 0 is an input and is left out)")
+
+
+def summarize_mean(values: dict[str, float], ctx: Context, key: str) -> dict:
+    """The default reduction: the mean of the per-video values with a seeded bootstrap interval."""
+    v = np.array(list(values.values()), np.float64)
+    return {"value": float(v.mean()), "ci95": bootstrap.mean_ci(v, seed=ctx.seed, reps=ctx.bootstrap_reps, key=key),
+            "n": int(len(v)), "per_video": {k: float(x) for k, x in values.items()}}
 
 
 def _pairing(real: VideoSet, fake: VideoSet) -> dict:
@@ -132,34 +133,50 @@ def _pairing(real: VideoSet, fake: VideoSet) -> dict:
     return {"pairs": len(fake), "real_without_fake": real_only}
 
 
-def _summary(values: dict[str, float], seed: int, reps: int, key: str) -> dict:
-    v = np.array(list(values.values()), np.float64)
-    return {"value": float(v.mean()), "ci95": bootstrap.mean_ci(v, seed=seed, reps=reps, key=key),
-            "n": int(len(v)), "per_video": {k: float(x) for k, x in values.items()}}
+def _set_names() -> str:
+    from vbench_i2v.metrics.registry import all_metrics
+
+    return ", ".join(n for n, s in all_metrics().items() if s.kind == "set")
 
 
-def compute_metrics(real, fake, metrics=DEFAULT_METRICS, extractor: str = "resnext101-kinetics",
-                    conditioning=None, seed: int = 0, identity: str | None = None, device: str = "cpu",
-                    batch_size: int = 8, bootstrap_reps: int = bootstrap.DEFAULT_REPS,
-                    set_bootstrap_reps: int = 100, kid_subsets: int = 100, kid_subset_size: int = 1000,
-                    progress: bool = False) -> dict:
+def _extractor_for(spec: MetricSpec, extractor) -> object:
+    if spec.extractor_fixed or extractor is None:
+        return spec.extractor or DEFAULT_EXTRACTOR
+    return extractor
+
+
+def _extractor_key(ex) -> str:
+    return ex if isinstance(ex, str) else f"obj:{id(ex)}"
+
+
+def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None, seed: int = 0,
+                    identity=None, device: str = "cpu", batch_size: int = 8,
+                    bootstrap_reps: int = bootstrap.DEFAULT_REPS, set_bootstrap_reps: int = 100,
+                    kid_subsets: int = 100, kid_subset_size: int = 1000, labels: dict | None = None,
+                    include_conditioning_frame: bool = False, progress: bool = False) -> dict:
     """Score ``fake`` against ``real`` (folders, ``{name: uint8 video}`` dicts, or features .npz).
 
-    ``extractor`` picks the FID/KID features (``resnext101-kinetics`` or ``synthetic-probe``);
-    ``identity`` the ACD embedder (default: the probe with the probe extractor, else facenet).
-    ``conditioning`` (folder of images keyed like the fake videos) is used by ACD-I; without it the
-    first frame of each paired real video is the conditioning image (the protocol's definition).
+    ``metrics``: registered names (default: the registry's defaults). ``extractor``: the network for
+    set metrics that do not fix their own (a registered name, a probe folder, or an extractor
+    object; default: each metric's own, ResNeXt-101 for FID/KID). ``identity``: the ACD embedder
+    (name or object; default: the probe with the probe extractor, else facenet). ``conditioning``:
+    a folder of images keyed like the fake videos; without it a video's conditioning image is the
+    first frame of its real partner (the protocol's definition). ``labels``: ``{name: label}`` the
+    videos were conditioned on (label metrics).
     """
-    from vbench_i2v import __version__
-    from vbench_i2v.feature_extractors import build_identity_embedder, build_video_extractor
+    from vbench_i2v import __version__, feature_extractors
 
-    metrics = parse_metrics(metrics)
+    names = parse_metrics(metrics if metrics is not None else default_metrics())
+    specs = [get_metric(m) for m in names]
     distributed.init(device)  # joins torchrun's process group; a no-op in a single process
     device = resolve_device(distributed.local_device(device))
     progress = progress and distributed.is_main()
-    warn: list[str] = []
-    prov: dict = {"vbench_i2v": __version__, "seed": seed, "metrics": metrics, "device": str(device),
-                  "python": platform.python_version(), "weights": {}, "warnings": warn,
+    ctx = Context(names, seed=seed, device=str(device), batch_size=batch_size, bootstrap_reps=bootstrap_reps,
+                  set_bootstrap_reps=set_bootstrap_reps, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+                  include_conditioning_frame=include_conditioning_frame)
+    prov: dict = {"vbench_i2v": __version__, "seed": seed, "metrics": names, "device": str(device),
+                  "python": platform.python_version(), "weights": {}, "warnings": ctx.warnings,
+                  "extractors": {}, "conversions": [],
                   "bootstrap": {"per_video_reps": bootstrap_reps, "set_level_reps": set_bootstrap_reps,
                                 "method": "percentile, videos resampled with replacement"}}
 
@@ -169,152 +186,144 @@ def compute_metrics(real, fake, metrics=DEFAULT_METRICS, extractor: str = "resne
     fake_vs = None if fake_ff else VideoSet.from_source(fake, "fake")
     prov["real"] = str(real_ff.path) if real_ff else real_vs.label
     prov["fake"] = str(fake_ff.path) if fake_ff else fake_vs.label
-    needs_videos = [m for m in metrics if m not in SET_LEVEL]
-    if fake_ff and needs_videos:
-        raise InputError(f"{fake_ff.path}: a features file only gives fid/kid; {', '.join(needs_videos)} need the fake videos")
-    if real_ff:
-        need_real = [m for m in metrics if m in ("ssim", "psnr") or (m == "acd-i" and conditioning is None)]
-        if need_real:
-            raise InputError(f"{real_ff.path}: a features file only gives fid/kid; {', '.join(need_real)} need the real videos")
-
-    pairing_needed = any(m in ("ssim", "psnr") for m in metrics) or ("acd-i" in metrics and conditioning is None)
-    if pairing_needed:
+    per_video = [s for s in specs if s.kind != "set"]
+    set_specs = [s for s in specs if s.kind == "set"]
+    if fake_ff and per_video:
+        raise InputError(f"{fake_ff.path}: a features file only gives set metrics ({_set_names()}); "
+                         f"{', '.join(s.name for s in per_video)} need the fake videos")
+    needs_real = [s.name for s in per_video if "real" in s.needs or ("cond" in s.needs and conditioning is None)]
+    if real_ff and needs_real:
+        raise InputError(f"{real_ff.path}: a features file only gives set metrics ({_set_names()}); "
+                         f"{', '.join(needs_real)} need the real videos")
+    if needs_real:
         prov["pairing"] = _pairing(real_vs, fake_vs)
         if prov["pairing"]["real_without_fake"]:
-            warn.append(f"{len(prov['pairing']['real_without_fake'])} real videos have no fake partner "
-                        "(ignored by paired metrics)")
+            ctx.warnings.append(f"{len(prov['pairing']['real_without_fake'])} real videos have no fake partner "
+                                "(ignored by paired metrics)")
+    if any(s.kind == "paired" for s in specs):
+        prov["paired_frames"] = ctx.frames_note()
 
-    # --- set-level metrics: FID and KID on extractor features ---------------------------------
-    # Every rank extracts its shard; the statistics run on rank 0 in `finish` below.
-    set_level = None
-    if any(m in SET_LEVEL for m in metrics):
+    # --- set metrics: one feature pass per distinct extractor -------------------------------
+    feature_sets: dict[str, tuple[str, FeatureSet, FeatureSet]] = {}
+    for s in set_specs:
+        want = _extractor_for(s, extractor)
+        key = _extractor_key(want)
+        if key in feature_sets:
+            continue
         ex = None
 
-        def side(ff: FeatureFile | None, vs: VideoSet | None, what: str):
+        def side(ff, vs):
             nonlocal ex
             if ff is not None:
-                if ff.extractor != extractor:
-                    raise InputError(f"{ff.path}: features were made with {ff.extractor!r}, not {extractor!r}")
-                return ff.features, ff.mu, ff.sigma, ff.weights_sha256
+                ename = want if isinstance(want, str) else getattr(want, "name", "")
+                if ff.extractor != ename:
+                    raise InputError(f"{ff.path}: features were made with {ff.extractor!r}, not {ename!r}")
+                return feature_set_from_file(ff)
             if ex is None:
-                ex = build_video_extractor(extractor, device=device, batch_size=batch_size)
-            _, feats, stats = extract_features_sharded(vs, ex, progress=progress)
-            mu, sigma = stats.compute()
-            return feats, mu, sigma, ex.weights_sha256
+                ex = feature_extractors.build_video_extractor(want, device=device, batch_size=batch_size)
+            return feature_set(vs, ex, progress=progress)
 
-        fr, mu_r, s_r, sha_r = side(real_ff, real_vs, "real")
-        ff_, mu_f, s_f, sha_f = side(fake_ff, fake_vs, "fake")
-        if sha_r and sha_f and sha_r != sha_f:
-            raise InputError(f"real and fake features come from different {extractor} weights ({sha_r[:12]} vs {sha_f[:12]})")
-        prov["extractor"] = extractor
-        prov["weights"][extractor] = sha_r or sha_f
-        if extractor != "resnext101-kinetics":
-            prov["extractor_note"] = (f"features from {extractor}: these FID/KID values are not ResNeXt-101 "
+        fr, ff_ = side(real_ff, real_vs), side(fake_ff, fake_vs)
+        if fr.weights_sha256 and ff_.weights_sha256 and fr.weights_sha256 != ff_.weights_sha256:
+            raise InputError(f"real and fake features come from different {key} weights "
+                             f"({fr.weights_sha256[:12]} vs {ff_.weights_sha256[:12]})")
+        ename = ex.name if ex is not None else (want if isinstance(want, str) else want.name)
+        espec = getattr(ex, "spec", None) if ex is not None else (
+            feature_extractors.EXTRACTORS.get(ename) if isinstance(want, str) else None)
+        prov["weights"][ename] = fr.weights_sha256 or ff_.weights_sha256
+        prov["extractors"][ename] = {**(espec.provenance() if espec is not None else {"name": ename}),
+                                     "weights_sha256": prov["weights"][ename]}
+        prov["conversions"] += [f"{side_name}: {c}" for side_name, fs in (("real", fr), ("fake", ff_))
+                                for c in fs.conversions]
+        if espec is None or not espec.comparable_with_published:
+            prov["extractor_note"] = (f"features from {ename}: these FID/KID values are not ResNeXt-101 "
                                       "Video FID and are not comparable with published numbers")
-        if extractor == "resnext101-kinetics":
-            prov["fid_recipe"] = ("G3AN: central 16 frames (start T//2-8), 112x112 bilinear antialiased (PIL-like, "
-                                  "rounded), 0-255 minus ActivityNet mean, 2048-d avgpool, float64 stats")
-        set_level = (fr, mu_r, s_r, ff_, mu_f, s_f)
+        feature_sets[key] = (ename, fr, ff_)
+    if set_specs:
+        first = feature_sets[_extractor_key(_extractor_for(set_specs[0], extractor))][0]
+        prov["extractor"] = first
 
-    # --- paired pixel metrics: each rank scores its shard of the fake videos ------------------
-    pix = [m for m in metrics if m in ("ssim", "psnr")]
-    pix_parts = None
-    if pix:
-        def pixel_values():
-            per = {m: {} for m in pix}
-            for name, fv in fake_vs.iter(distributed.shard(fake_vs.names())):
-                rv = real_vs.load(name)
-                if fv.shape != rv.shape:
-                    raise InputError(f"{name}: fake {fv.shape[0]}x{fv.shape[1]}x{fv.shape[2]} and real "
-                                     f"{rv.shape[0]}x{rv.shape[1]}x{rv.shape[2]} (frames x H x W) differ; "
-                                     "SSIM/PSNR need equal frame counts and sizes")
-                if "ssim" in per:
-                    per["ssim"][name] = float(ssim_video(fv, rv)[0])
-                if "psnr" in per:
-                    per["psnr"][name] = float(psnr_video(fv, rv)[0])
-            return per
+    # --- per-video metrics: one pass over the generated videos, each rank its shard ------------
+    if any(s.needs_model == "identity" for s in per_video):
+        probe_like = isinstance(extractor, str) and extractor == "synthetic-probe"
+        ident = identity or ("synthetic-probe" if probe_like else "facenet-vggface2")
+        emb = feature_extractors.build_identity_embedder(ident, device=device)
+        ctx.models["identity"] = emb
+        iname = getattr(emb, "name", ident if isinstance(ident, str) else type(ident).__name__)
+        prov["identity_embedder"] = iname
+        prov["weights"][iname] = getattr(emb, "weights_sha256", None)
+    cond = ImageSet(conditioning) if conditioning is not None else None
+    cond_users = [s.name for s in per_video if "cond" in s.needs]
+    if cond_users:
+        if cond is not None:
+            missing = [n for n in fake_vs.names() if n not in cond]
+            if missing:
+                raise InputError(f"{', '.join(cond_users)}: no "
+                                 f"conditioning image in {cond.label} for: " + ", ".join(missing[:5])
+                                 + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""))
+            prov["conditioning"] = cond.label
+        else:
+            prov["conditioning"] = "first frame of the paired real video"
+    label_users = [s.name for s in per_video if "label" in s.needs]
+    if label_users:
+        missing = [n for n in fake_vs.names() if labels is None or n not in labels]
+        if missing:
+            raise InputError(f"{', '.join(label_users)}: no conditioning label for: " + ", ".join(missing[:5])
+                             + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
+                             + " (give --labels CSV with columns clip,label)")
+    for s in per_video:
+        if s.needs_model and s.needs_model != "identity" and s.needs_model not in ctx.models:
+            builder = s.provenance.get("model_builder")
+            if builder is None:
+                raise InputError(f"metric {s.name}: needs a {s.needs_model} model and none can be built")
+            ctx.models[s.needs_model] = builder(extractor, identity, device, ctx)
 
-        pix_parts = distributed.collect(pixel_values)
+    def item_for(name: str, fv: np.ndarray) -> Item:
+        real_of = (lambda: real_vs.load(name)) if real_vs is not None and name in real_vs else None
+        if cond is not None and name in cond:
+            cond_of = lambda: cond.load(name)  # noqa: E731
+        elif real_of is not None:
+            cond_of = lambda: real_vs.load(name)[0]  # noqa: E731
+        else:
+            cond_of = None
+        return Item(name, fv, real_of, cond_of, None if labels is None else labels.get(name))
 
-    # --- identity metrics: each rank embeds its shard of the fake videos ----------------------
-    acd = [m for m in metrics if m in ("acd-c", "acd-i")]
-    acd_parts = None
-    if acd:
-        ident = identity or ("synthetic-probe" if extractor == "synthetic-probe" else "facenet-vggface2")
-        emb = build_identity_embedder(ident, device=device)
-        prov["identity_embedder"] = ident
-        prov["weights"][ident] = emb.weights_sha256
-        cond = ImageSet(conditioning) if conditioning is not None else None
-        if "acd-i" in metrics:
-            if cond is not None:
-                missing = [n for n in fake_vs.names() if n not in cond]
-                if missing:
-                    raise InputError(f"ACD-I: no conditioning image in {cond.label} for: "
-                                     + ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""))
-                prov["conditioning"] = cond.label
-            else:
-                prov["conditioning"] = "first frame of the paired real video"
+    def per_video_values():
+        per = {s.name: {} for s in per_video}
+        for name, fv in fake_vs.iter(distributed.shard(fake_vs.names())):
+            item = item_for(name, fv)
+            for s in per_video:
+                per[s.name][name] = s.per_video(item, ctx)
+        return per, dict(ctx.counters)
 
-        def identity_values():
-            per = {m: {} for m in acd}
-            fallback = frames = 0
-            for name, fv in fake_vs.iter(distributed.shard(fake_vs.names())):
-                if "acd-i" in per:
-                    img = cond.load(name) if cond is not None else real_vs.load(name)[0]
-                    e, fb = emb.embed(np.concatenate([fv, img[None]]))
-                    e, ce = e[:-1], e[-1]
-                    per["acd-i"][name] = acd_i(e, ce)
-                else:
-                    e, fb = emb.embed(fv)
-                if "acd-c" in per:
-                    per["acd-c"][name] = acd_c(e)
-                fallback += fb
-                frames += len(fv) + (1 if "acd-i" in per else 0)
-            return per, fallback, frames
-
-        acd_parts = distributed.collect(identity_values)
-
-    def in_global_order(parts: list[dict], m: str) -> dict[str, float]:
-        """Per-video values of metric ``m`` from every rank, in the 1-process (sorted) order."""
-        merged = {k: v for part in parts for k, v in part[m].items()}
-        return {n: merged[n] for n in fake_vs.names()}
+    parts = distributed.collect(per_video_values) if per_video else []
 
     def finish() -> dict:
         """The statistics, on rank 0 only, over everything gathered (the same computation as 1 process)."""
         results: dict[str, dict] = {}
-        if set_level is not None:
-            fr, mu_r, s_r, ff_, mu_f, s_f = set_level
-            n_r, n_f, dim = len(fr), len(ff_), fr.shape[1]
-            if "fid" in metrics:
-                value = frechet_distance(mu_r, s_r, mu_f, s_f)
-                if min(n_r, n_f) < dim:
-                    msg = (f"FID with fewer videos than feature dimensions (real {n_r}, fake {n_f}, dim {dim}) "
-                           "is strongly biased upwards; compare only at equal N, and see KID")
-                    warnings.warn(msg)
-                    warn.append(msg)
-                ci = bootstrap.two_sample_ci(lambda cx, cy: frechet_from_features(fr, ff_, cx, cy), n_r, n_f,
-                                             seed=seed, reps=set_bootstrap_reps, key="fid",
-                                         point=value, lower=0.0)
-                results["fid"] = {"value": value, "ci95": ci, "n": n_f, "n_real": n_r, "extractor": extractor}
-            if "kid" in metrics:
-                from vbench_i2v.protocol import rng_for
-
-                km = KernelMatrices(fr, ff_)
-                value = km.subset_kid(kid_subsets, kid_subset_size, rng_for(seed, "kid-subsets"))
-                ci = bootstrap.two_sample_ci(km.weighted_mmd2, n_r, n_f, seed=seed, reps=bootstrap_reps, key="kid",
-                                         point=value)
-                results["kid"] = {"value": value, "ci95": ci, "n": n_f, "n_real": n_r, "extractor": extractor,
-                                  "subsets": kid_subsets, "subset_size": min(n_r, n_f, kid_subset_size)}
-        for m in pix:
-            results[m] = _summary(in_global_order(pix_parts, m), seed, bootstrap_reps, m)
-        if acd:
-            fallback = sum(p[1] for p in acd_parts)
-            frames = sum(p[2] for p in acd_parts)
-            prov["face_fallback"] = {"frames_without_face": fallback, "frames": frames}
-            if fallback:
-                warn.append(f"no face found in {fallback} of {frames} frames: the whole frame was embedded instead")
-            for m in acd:
-                results[m] = _summary(in_global_order([p[0] for p in acd_parts], m), seed, bootstrap_reps, m)
-        return {"metrics": {m: results[m] for m in metrics}, "provenance": prov}
+        for s in set_specs:
+            ename, fr, ff_ = feature_sets[_extractor_key(_extractor_for(s, extractor))]
+            results[s.name] = {**s.set_level(fr, ff_, ctx), "extractor": ename}
+        counters: dict[str, int] = {}
+        for _, c in parts:
+            for k, v in c.items():
+                counters[k] = counters.get(k, 0) + v
+        ctx.counters = counters
+        for s in per_video:
+            merged = {k: v for part, _ in parts for k, v in part[s.name].items()}
+            values = {n: merged[n] for n in fake_vs.names()}
+            summary = s.summarize(values, ctx) if s.summarize else summarize_mean(values, ctx, s.name)
+            if s.kind == "paired":
+                summary["frames"] = "all" if include_conditioning_frame else "predicted"
+                if s.name == "psnr" and counters.get("identical_frames"):
+                    summary["identical_frames"] = counters["identical_frames"]
+            results[s.name] = summary
+        if "frames" in counters:
+            prov["face_fallback"] = {"frames_without_face": counters.get("frames_without_face", 0),
+                                     "frames": counters["frames"]}
+            if counters.get("frames_without_face"):
+                ctx.warnings.append(f"no face found in {counters['frames_without_face']} of {counters['frames']} "
+                                    "frames: the whole frame was embedded instead")
+        return {"metrics": {m: results[m] for m in names}, "provenance": prov}
 
     return distributed.on_main(finish, share=True)
