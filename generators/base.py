@@ -30,6 +30,7 @@ from vbench_i2v import protocol
 from vbench_i2v.devices import resolve_device  # noqa: F401 - part of this module's API
 from vbench_i2v.files import atomic_write_json, temp_beside
 from vbench_i2v.errors import InputError
+from vbench_i2v.options import Option, Schema, parse_options
 
 CHECKPOINT_FORMAT = "vbench-i2v-generator"
 CHECKPOINT_VERSION = 1
@@ -82,6 +83,9 @@ class GeneratorBackend:
     published_width: ClassVar[float] = 1.0
     trainable: ClassVar[bool] = True
     description: ClassVar[str] = ""
+    # allowed values of str (or other) config fields, e.g. {"mode": ("i2v", "unconditional")}; a field
+    # may also say it itself: ``mode: str = field(default="i2v", metadata={"choices": (...)})``
+    config_choices: ClassVar[dict[str, tuple]] = {}
 
     def __init__(self, config: GeneratorConfig | None = None, num_classes: int = 0,
                  label_names: list[str] | None = None, dataset: str = "", device: str | torch.device = "cpu"):
@@ -145,12 +149,33 @@ class GeneratorBackend:
         return {f.name: hints[f.name] for f in dataclasses.fields(cls.Config)}
 
     @classmethod
+    def config_schema(cls) -> Schema:
+        """The config as an option schema: one typed option per dataclass field (bool, int, float
+        or str, default from the field), with allowed values from ``config_choices`` or the
+        field's ``metadata["choices"]`` and a range from ``metadata["min"/"max"]``."""
+        kinds = {bool: "bool", int: "int", float: "float", str: "str"}
+        hints = typing.get_type_hints(cls.Config)
+        opts = []
+        for f in dataclasses.fields(cls.Config):
+            typ = hints[f.name]
+            if typ not in kinds:
+                raise TypeError(f"{cls.Config.__name__}.{f.name}: config fields must be bool, int, float or str, "
+                                f"not {typ}")
+            choices = tuple(f.metadata.get("choices", ())) or tuple(cls.config_choices.get(f.name, ()))
+            kind = "choice" if choices and typ is str else kinds[typ]
+            default = f.default if f.default is not dataclasses.MISSING else None
+            opts.append(Option(f.name, kind, default, help=f.metadata.get("help", ""), choices=choices,
+                               min=f.metadata.get("min"), max=f.metadata.get("max")))
+        return Schema(*opts, noun=f"{cls.name} config key")
+
+    @classmethod
     def config_from_dict(cls, values: dict[str, Any]) -> GeneratorConfig:
         fields = cls.config_fields()
         unknown = sorted(set(values) - set(fields))
         if unknown:
             raise InputError(f"unknown {cls.name} config key(s) {', '.join(unknown)} (known: {', '.join(fields)})")
-        cfg = cls.Config(**{k: _coerce(k, v, fields[k]) for k, v in values.items()})
+        schema = cls.config_schema()
+        cfg = cls.Config(**{k: schema.coerce(k, v) for k, v in values.items()})
         if not cfg.width > 0:
             raise InputError(f"{cls.name}: width must be > 0, got {cfg.width}")
         if cfg.batch_size < 1:
@@ -159,18 +184,10 @@ class GeneratorBackend:
 
     @classmethod
     def parse_overrides(cls, pairs: list[str]) -> dict[str, Any]:
-        """``["lr_g=1e-4", "fusion=off"]`` -> typed dict (for ``--set key=value``)."""
-        fields = cls.config_fields()
-        out: dict[str, Any] = {}
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            key = key.strip().replace("-", "_")
-            if not sep:
-                raise InputError(f"--set expects key=value, got {pair!r}")
-            if key not in fields:
-                raise InputError(f"unknown {cls.name} config key {key!r} (known: {', '.join(fields)})")
-            out[key] = _coerce(key, value.strip(), fields[key])
-        return out
+        """``["lr_g=1e-4", "fusion=off"]`` -> typed dict (for ``--set key=value``), through the one
+        option parser (:func:`vbench_i2v.options.parse_options`) with :meth:`config_schema`:
+        unknown keys, keys given twice, wrong types and values outside the allowed ones are refused."""
+        return parse_options(list(pairs or ()), cls.config_schema(), flag="--set")
 
     # --- devices and modes -------------------------------------------------------------
     def to(self, device: str | torch.device) -> "GeneratorBackend":
@@ -390,32 +407,3 @@ def read_checkpoint_meta(directory) -> dict[str, Any]:
 
 write_json_atomic = atomic_write_json  # one implementation, in vbench_i2v.files
 _temp_path = temp_beside
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _coerce(key: str, value, typ):
-    """Turn a JSON/CLI value into the field's declared type, with a clear error."""
-    try:
-        if typ is bool:
-            if isinstance(value, bool):
-                return value
-            s = str(value).lower()
-            if s in _TRUE:
-                return True
-            if s in _FALSE:
-                return False
-            raise ValueError
-        if typ is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value)
-        if typ is float:
-            return float(value)
-        if typ is str:
-            return str(value)
-    except (TypeError, ValueError):
-        raise InputError(f"config key {key!r} expects {typ.__name__}, got {value!r}") from None
-    return value

@@ -6,7 +6,9 @@ is a :class:`VideoError` naming the file and the problem.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -22,9 +24,16 @@ VIDEO_EXTS = CONTAINER_EXTS + ARRAY_EXTS
 WRITE_FORMATS = ("mp4", "gif", "png", "npz")
 
 
+def frame_files(path) -> list[Path]:
+    """The frames of a frame folder, in reading order: non-hidden .png/.jpg/.jpeg files, sorted.
+
+    One definition for the reader, the dataset cache's content hash and the frame counts."""
+    return sorted(p for p in Path(path).iterdir() if p.suffix.lower() in FRAME_EXTS and not p.name.startswith("."))
+
+
 def is_frame_folder(path: Path) -> bool:
     path = Path(path)
-    return path.is_dir() and any(p.suffix.lower() in FRAME_EXTS for p in path.iterdir())
+    return path.is_dir() and bool(frame_files(path))
 
 
 def is_video_path(path: Path) -> bool:
@@ -68,7 +77,7 @@ def _read_container(path: Path) -> np.ndarray:
 def _read_frame_folder(path: Path) -> np.ndarray:
     from PIL import Image
 
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTS)
+    files = frame_files(path)
     if not files:
         raise VideoError(f"{path}: frame folder holds no .png/.jpg frames")
     frames = []
@@ -84,13 +93,18 @@ def _read_frame_folder(path: Path) -> np.ndarray:
     return np.stack(frames)
 
 
+NPZ_KEY = "video"  # the one array an npz video holds (what write_video stores)
+
+
 def _read_npz(path: Path) -> np.ndarray:
+    """The ``video`` array of an npz; any other layout is refused (no guessing among arrays)."""
     try:
-        with np.load(path) as data:
-            key = "video" if "video" in data else (data.files[0] if data.files else None)
-            if key is None:
-                raise VideoError(f"{path}: npz holds no arrays")
-            return np.asarray(data[key])
+        with np.load(path, allow_pickle=False) as data:
+            if NPZ_KEY not in data.files:
+                found = ", ".join(data.files) if data.files else "none"
+                raise VideoError(f"{path}: an npz video must hold an array named {NPZ_KEY!r} "
+                                 f"(uint8 T x H x W x 3); arrays found: {found}")
+            return np.asarray(data[NPZ_KEY])
     except VideoError:
         raise
     except Exception as exc:
@@ -221,19 +235,83 @@ def video_file_name(stem: str, fmt: str) -> str:
     return stem if fmt == "png" else f"{stem}.{fmt}"
 
 
-def list_videos(root) -> list[Path]:
-    """All videos under ``root`` (files with a video suffix, and leaf frame folders), sorted."""
+def _link_target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+def walk_folder(root, what: str = "input"):
+    """``os.walk`` for input trees, top-down and sorted, that follows symbolic links to files and
+    folders and never drops an entry silently.
+
+    Yields ``(folder, dirnames, filenames)`` with paths through the links (so paths stay under
+    ``root``); remove names from ``dirnames`` to prune. Hidden entries (``.name``) are skipped,
+    as everywhere in the suite. A broken link, or a link to a folder that contains it (a loop,
+    which would otherwise be walked forever), is an :class:`~vbench_i2v.errors.InputError`
+    naming the link; ``what`` words the message (``"input"``, ``"dataset mug"``).
+    """
+    from vbench_i2v.errors import InputError
+
+    root = Path(root)
+    try:
+        st = os.stat(root)
+    except OSError as exc:
+        raise InputError(f"{what} {root}: cannot read ({exc.strerror or exc})") from None
+
+    def walk(folder: Path, ancestors: frozenset):
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            raise InputError(f"{what} {folder}: cannot list the folder ({exc.strerror or exc})") from None
+        dirnames, filenames = [], []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            is_link = entry.is_symlink()
+            try:
+                target_st = os.stat(entry.path)  # follows links
+            except FileNotFoundError:
+                if is_link:
+                    raise InputError(f"{what} {entry.path}: broken symbolic link (points to "
+                                     f"{_link_target(Path(entry.path))!r}, which does not exist)") from None
+                continue  # removed while we walked
+            except OSError as exc:
+                if is_link and exc.errno == errno.ELOOP:  # ELOOP: a link chain that never ends
+                    raise InputError(f"{what} {entry.path}: symbolic link loop (the link chain never "
+                                     "reaches a file or folder)") from None
+                raise InputError(f"{what} {entry.path}: cannot read ({exc.strerror or exc})") from None
+            if stat.S_ISDIR(target_st.st_mode):
+                if (target_st.st_dev, target_st.st_ino) in ancestors:
+                    raise InputError(f"{what} {entry.path}: symbolic link loop (points to "
+                                     f"{_link_target(Path(entry.path))!r}, a folder that contains the link)")
+                dirnames.append(entry.name)
+            else:
+                filenames.append(entry.name)
+        yield folder, dirnames, filenames
+        for name in list(dirnames):
+            sub = folder / name
+            sst = os.stat(sub)
+            yield from walk(sub, ancestors | {(sst.st_dev, sst.st_ino)})
+
+    yield from walk(root, frozenset({(st.st_dev, st.st_ino)}))
+
+
+def list_videos(root, what: str = "input") -> list[Path]:
+    """All videos under ``root`` (files with a video suffix, and leaf frame folders), sorted.
+
+    Symbolic links are followed (to files and folders); loops and broken links are errors
+    (see :func:`walk_folder`)."""
     root = Path(root)
     if not root.is_dir():
         raise VideoError(f"{root}: not a folder")
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        d = Path(dirpath)
-        dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
+    for d, dirnames, filenames in walk_folder(root, what):
         frames = [n for n in filenames if Path(n).suffix.lower() in FRAME_EXTS]
         if frames and d != root:
             found.append(d)
             dirnames[:] = []
             continue
-        found.extend(d / n for n in sorted(filenames) if Path(n).suffix.lower() in VIDEO_EXTS and not n.startswith("."))
+        found.extend(d / n for n in filenames if Path(n).suffix.lower() in VIDEO_EXTS)
     return sorted(found)

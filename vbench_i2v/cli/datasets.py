@@ -13,31 +13,27 @@ from vbench_i2v.video_io import video_file_name, write_video
 CLIP_COLUMNS = ["clip", "label", "label_name", "subject", "source", "start_frame"]
 
 
-def parse_dataset_options(pairs) -> dict:
-    """``--option key=value`` pairs -> loader options (true/false and integers are converted)."""
-    from vbench_i2v.errors import InputError
+def parse_dataset_options(pairs, name: str | None = None) -> dict:
+    """``--option key=value`` pairs -> loader options.
 
-    out = {}
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--option expects key=value, got {pair!r}")
-        value = value.strip()
-        low = value.lower()
-        if low in ("true", "on", "yes"):
-            out[key.strip()] = True
-        elif low in ("false", "off", "no"):
-            out[key.strip()] = False
-        elif value.lstrip("-").isdigit():
-            out[key.strip()] = int(value)
-        else:
-            out[key.strip()] = value
-    return out
+    With the dataset ``name``: canonical typed values, checked against the dataset's option
+    schema (:func:`vbench_i2v.datasets.parse_dataset_options`). Without it (the older call):
+    the pairs' syntax is checked and the values stay strings; the dataset's constructor then
+    converts and checks them with the same schema before any work.
+    """
+    if name is not None:
+        from vbench_i2v.datasets import parse_dataset_options as parse
+
+        return parse(name, pairs)
+    from vbench_i2v.options import split_pairs
+
+    return dict(split_pairs(pairs, "--option"))
 
 
 dataset_option = click.option(
     "--option", "options", multiple=True, metavar="KEY=VALUE",
-    help="Loader option, repeatable (e.g. pattern=REGEX, frame_step=2, face_crop=true; see README).")
+    help="Loader option, repeatable (e.g. pattern=REGEX, frame_step=2, face_crop=true); unknown keys and bad "
+         "values are refused. `vbench datasets options NAME` lists a dataset's options.")
 
 
 @click.group("datasets")
@@ -61,6 +57,16 @@ def list_cmd(data_root) -> None:
         click.echo(f"{'':10s} labels: {labels}")
 
 
+@datasets_group.command("options")
+@click.argument("name")
+def options_cmd(name) -> None:
+    """The --option keys a dataset takes: type, allowed values, default."""
+    from vbench_i2v.datasets import dataset_option_schema
+    from vbench_i2v.options import describe
+
+    click.echo(describe(dataset_option_schema(name)))
+
+
 def write_clips_csv(path: Path, rows: list[dict]) -> None:
     """Write ``clips.csv`` atomically (the table every clip folder carries)."""
     atomic_write_csv(path, CLIP_COLUMNS, rows)
@@ -81,7 +87,7 @@ def export_cmd(name, split, out_dir, limit, per_video, fmt, seed, data_root, opt
     """Write the protocol's 32-frame 64x64 clips of a split, plus clips.csv."""
     from tqdm import tqdm
 
-    ds = get_dataset(name, data_root=data_root, seed=seed, **parse_dataset_options(options))
+    ds = get_dataset(name, data_root=data_root, seed=seed, **parse_dataset_options(options, name))
     refs = ds.clips(split, per_video=per_video, seed=seed, limit=limit)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

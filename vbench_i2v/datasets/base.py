@@ -4,6 +4,11 @@ A dataset subclass says where its videos are (:meth:`VideoDataset.discover`) and
 (:meth:`VideoDataset.read_raw`). The base class does the rest the same way for every dataset:
 temporal sampling (``frame_step``), face cropping, resizing to 64x64, flips, caching, seeded
 subject splits and the protocol's clips.
+
+Each subclass declares the options it takes in ``option_schema`` (names, types, allowed values,
+defaults); the constructor validates keyword options against it, so a misspelt or mistyped
+option is refused through the Python API as through ``--option``. The preprocessed-video cache
+(:mod:`.cache`) serves an entry only while its source file and the preprocessing are unchanged.
 """
 
 from __future__ import annotations
@@ -13,11 +18,18 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from vbench_i2v import protocol
-from vbench_i2v.errors import DatasetError
+from vbench_i2v.datasets import cache as _cache
+from vbench_i2v.errors import DatasetError, VBenchError
+from vbench_i2v.options import Option, OptionError, Schema
+
+
+class DatasetOptionError(OptionError, DatasetError):
+    """A dataset option that is unknown or has a bad value (an InputError and a DatasetError)."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +86,24 @@ class VideoDataset:
     layout_help: str = ""
     default_extractor: str = "resnext101-kinetics"  # feature network for FID/KID by default
     faces: bool | None = None  # identity metrics apply; None = same as face_crop
+    option_schema: ClassVar[Schema] = Schema()  # the options this dataset takes (``--option``)
 
     def __init__(self, data_root=None, cache_dir=None, seed: int = 0, **options):
         self.seed = int(seed)
-        self.options = {k: v for k, v in options.items() if v is not None}
+        self.given_options = self.validate_options(options)
+        self.options = {**self.option_schema.defaults(), **self.given_options}
         self.root = Path(data_root) if data_root is not None else data_home() / self.name
         self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_home() / "datasets"
         self._records: list[VideoRecord] | None = None
+        self._sources = _cache.SourceIndex(self.cache_dir / self.name / "sources" if self.user_supplied else None)
+
+    @classmethod
+    def validate_options(cls, options: dict) -> dict:
+        """Keyword options -> canonical values (None = not given); unknown keys or bad values refused."""
+        try:
+            return cls.option_schema.validate(options, what=f"dataset {cls.name!r}")
+        except OptionError as exc:
+            raise DatasetOptionError(str(exc)) from None
 
     # --- what subclasses provide -------------------------------------------------------
     def discover(self) -> list[VideoRecord]:
@@ -125,7 +148,7 @@ class VideoDataset:
     def status(self) -> DatasetStatus:
         try:
             recs = self.records()
-        except DatasetError as exc:
+        except VBenchError as exc:  # a missing layout, a link loop, an unreadable folder
             return DatasetStatus(False, str(self.root), str(exc).splitlines()[0])
         return DatasetStatus(True, str(self.root), f"{len(recs)} videos", len(recs))
 
@@ -143,9 +166,35 @@ class VideoDataset:
             recs = recs + [VideoRecord(r.video_id, r.subject, r.label, r.source, True, r.extra) for r in recs]
         return recs
 
-    def _cache_key(self) -> str:
-        opts = json.dumps({"options": self.options, "root": str(self.root.resolve()), "v": 1}, sort_keys=True)
-        return hashlib.sha256(opts.encode()).hexdigest()[:12]
+    # --- the preprocessed cache ---------------------------------------------------------
+    def preprocess_params(self) -> dict:
+        """Everything besides the source that decides the preprocessed frames (part of the cache key)."""
+        params = {"v": _cache.CACHE_VERSION, "frame_step": self.frame_step, "face_crop": bool(self.face_crop),
+                  "size": protocol.SIZE, "resize": "center-square, PIL bilinear",
+                  "options": {k: _jsonable(self.options[k]) for k in self.option_schema.pixel_options()}}
+        if self.face_crop:
+            from vbench_i2v.datasets import face_crop as fc
+
+            params["crop"] = {"detector": "facenet-pytorch MTCNN", "every": fc.DETECT_EVERY,
+                              "max_frames": fc.MAX_DETECT_FRAMES, "max_side": fc.DETECT_MAX_SIDE,
+                              "min_prob": fc.MIN_PROB, "margin": fc.MARGIN}
+        return params
+
+    def _cache_folder(self) -> Path:
+        params = json.dumps({"params": self.preprocess_params(), "root": os.path.abspath(self.root)}, sort_keys=True)
+        return self.cache_dir / self.name / hashlib.sha256(params.encode()).hexdigest()[:12]
+
+    def source_state(self, source: str) -> dict:
+        """Size, mtime_ns and content sha256 of a record's source (see :class:`.cache.SourceIndex`)."""
+        return self._sources.state(source)
+
+    def cache_key(self, record: VideoRecord) -> str:
+        """The JSON key a cache entry of ``record`` must carry to be served."""
+        return json.dumps({
+            "source": os.path.abspath(record.source), "content": self.source_state(record.source),
+            "record": {"video_id": record.video_id, "extra": _jsonable(list(record.extra))},
+            "preprocess": self.preprocess_params(),
+        }, sort_keys=True)
 
     def preprocess(self, frames: np.ndarray, record: VideoRecord) -> np.ndarray:
         """Original frames -> protocol frames: sampled by ``frame_step``, face-cropped, 64x64."""
@@ -159,23 +208,67 @@ class VideoDataset:
         return frames
 
     def load_video(self, record: VideoRecord) -> np.ndarray:
-        """Protocol frames of one video (cached for user-supplied datasets), flipped if asked."""
-        frames = None
-        cache = None
-        if self.user_supplied:
-            cache = self.cache_dir / self.name / self._cache_key() / f"{record.video_id}.npz"
-            if cache.exists():
-                with np.load(cache) as data:
-                    frames = data["video"]
-        if frames is None:
+        """Protocol frames of one video, flipped if asked. User-supplied datasets cache them; an
+        entry is served only while its key (source content + preprocessing) is unchanged."""
+        if not self.user_supplied:
             frames = self.preprocess(self.read_raw(record), record)
-            if cache is not None:
-                from vbench_i2v.video_io import write_video
-
-                write_video(cache, frames)
+        else:
+            path = self._cache_folder() / f"{record.video_id}.npz"
+            key = self.cache_key(record)
+            frames = _cache.read_entry(path, key)
+            if frames is None:
+                frames = self.preprocess(self.read_raw(record), record)
+                if self.cache_key(record) == key:  # the source did not change while we read it
+                    _cache.write_entry(path, frames, key)
         if record.flip:
             frames = np.ascontiguousarray(frames[:, :, ::-1])
         return frames
+
+    # --- provenance ----------------------------------------------------------------------
+    def dataset_fingerprint(self) -> str:
+        """sha256 of what this dataset serves: its name, canonical options (a path option by its
+        file's sha256), preprocessing, every record (id, subject, label, source relative to the
+        root, extra) and every source file's (relative path, size, content sha256).
+
+        Changes when a file is added, removed, renamed or rewritten, or an option changes; does
+        not change when the same tree is moved to another root. Cheap after the first call:
+        sources are hashed once and memoised by stat signature (see :mod:`.cache`). Generated
+        datasets (no files) fingerprint their records, options and seed.
+        """
+        recs = self.records()
+        root = os.path.abspath(self.root)
+        opts = {}
+        for k, v in sorted(self.options.items()):
+            if k in self.option_schema and self.option_schema[k].type == "path" and v is not None:
+                opts[k] = {"sha256": _cache.sha256_file(v) if os.path.isfile(v) else None}
+            else:
+                opts[k] = _jsonable(v)
+        payload = {"dataset": self.name, "options": opts, "preprocess": self.preprocess_params(),
+                   "records": [[r.video_id, r.subject, r.label, self._rel(r.source, root), _jsonable(list(r.extra))]
+                               for r in recs]}
+        if self.user_supplied:
+            sources = {}
+            for r in recs:
+                rel = self._rel(r.source, root)
+                if rel not in sources:
+                    st = self.source_state(r.source)
+                    sources[rel] = [st["size"], st["sha256"]]
+            payload["sources"] = sources
+        else:
+            payload["seed"] = self.seed
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def provenance(self) -> dict:
+        """What a run should record about its data: name, root, canonical options, fingerprint."""
+        return {"name": self.name, "root": os.path.abspath(self.root) if self.user_supplied else None,
+                "options": {k: _jsonable(v) for k, v in sorted(self.options.items())},
+                "fingerprint": self.dataset_fingerprint()}
+
+    @staticmethod
+    def _rel(source: str, root: str) -> str:
+        if not os.path.isabs(source) and ":" in source:  # a generated source such as synthetic:...
+            return source
+        return Path(os.path.relpath(os.path.abspath(source), root)).as_posix()
 
     def clips(self, split: str, per_video: int | None = None, seed: int | None = None,
               limit: int | None = None) -> list[ClipRef]:
@@ -217,6 +310,21 @@ class VideoDataset:
             "source": ref.record.source + (" (flipped)" if ref.record.flip else ""),
             "start_frame": ref.start * self.frame_step,
         }
+
+
+def _jsonable(value):
+    """Options and record extras as JSON (tuples -> lists, paths -> str), for keys and fingerprints."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 def center_square(frames: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ suffix) unless ``pattern`` (a regex on that relative path with named groups ``su
 ``label``) says otherwise; the split is seeded (80/20 by subject) or read from ``split_file``,
 a CSV with columns ``video,split`` (``video`` = relative path, with or without suffix; ``split``
 = train or test). Options ``frame_step`` (default 1) and ``face_crop`` (default off).
+Symbolic links under the root are followed; a link loop or a broken link is an error.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from vbench_i2v.datasets import DATASETS
 from vbench_i2v.datasets.base import VideoDataset, VideoRecord
 from vbench_i2v.datasets.layout import compile_pattern, layout_error, require_root
 from vbench_i2v.errors import DatasetError, VideoError
+from vbench_i2v.options import Option, Schema
 from vbench_i2v.video_io import list_videos, read_video
 
 LAYOUT_HELP = """expected a folder of videos (.mp4 .avi .webm .mov .mkv .gif .npz, or folders of .png/.jpg frames):
   <root>/<label>/<video>   labelled by sub-folder (labels sorted by name)
   <root>/<video>           unlabelled
   optional: split_file=<csv with columns video,split>; pattern=<regex with named groups subject/label>"""
-
-TRUE = (True, 1, "1", "true", "yes", "on")
 
 
 @DATASETS.register("folder")
@@ -38,30 +38,31 @@ class FolderDataset(VideoDataset):
     frame_step = 1
     split_subjects = (4, 1)  # a ratio: the base keeps it for any number of subjects
     layout_help = LAYOUT_HELP
+    option_schema = Schema(
+        Option("frame_step", "int", 1, min=1, pixels=True, help="keep every n-th frame"),
+        Option("face_crop", "bool", False, pixels=True, help="crop faces with MTCNN (one square box per video)"),
+        Option("pattern", "regex", None,
+               help="regex on the relative path without suffix, named groups subject and/or label"),
+        Option("split_file", "path", None, must_exist=True, help="CSV with columns video,split (train|test)"),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        step = self.options.get("frame_step", 1)
-        try:
-            self.frame_step = int(step)
-        except (TypeError, ValueError):
-            self.frame_step = 0
-        if self.frame_step < 1:
-            raise DatasetError(f"{self.name}: frame_step must be a whole number >= 1, got {step!r}")
-        self.face_crop = self.options.get("face_crop", False) in TRUE
+        self.frame_step = self.options["frame_step"]
+        self.face_crop = self.options["face_crop"]
         self.labels = None
 
     def discover(self) -> list[VideoRecord]:
         root = require_root(self.name, self.root, self.layout_help)
         try:
-            paths = list_videos(root)
+            paths = list_videos(root, f"dataset {self.name}")
         except VideoError as exc:
             raise DatasetError(str(exc)) from None
         if not paths:
             raise layout_error(self.name, root, "no videos found", self.layout_help)
         rels = [p.relative_to(root) for p in paths]
         keys = [rel.with_suffix("").as_posix() if p.is_file() else rel.as_posix() for rel, p in zip(rels, paths)]
-        pattern = self.options.get("pattern")
+        pattern = self.options["pattern"]
         rx = compile_pattern(self.name, pattern, ()) if pattern else None
         subjects, label_names = list(keys), [None] * len(keys)
         if rx is not None:
@@ -93,7 +94,7 @@ class FolderDataset(VideoDataset):
         return read_video(record.source)
 
     def subjects(self) -> dict[str, list[str]]:
-        split_file = self.options.get("split_file")
+        split_file = self.options["split_file"]
         if not split_file:
             return super().subjects()
         return self._subjects_from_file(Path(split_file))

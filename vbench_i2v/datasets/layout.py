@@ -3,12 +3,12 @@ and word the errors that say which path was looked at and what layout was expect
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from pathlib import Path
 
 from vbench_i2v.errors import DatasetError
+from vbench_i2v.video_io import walk_folder
 
 
 def layout_error(name: str, where: Path, problem: str, layout_help: str) -> DatasetError:
@@ -36,13 +36,14 @@ def compile_pattern(name: str, pattern: str, required: tuple[str, ...]) -> re.Pa
     return rx
 
 
-def walk_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """Every file under ``root`` (hidden folders skipped) whose suffix is in ``suffixes``, sorted."""
+def walk_files(root: Path, suffixes: tuple[str, ...], what: str = "dataset") -> list[Path]:
+    """Every file under ``root`` (hidden entries skipped) whose suffix is in ``suffixes``, sorted.
+
+    Symbolic links to files and folders are followed; a loop or a broken link is an error naming
+    the link (:func:`vbench_i2v.video_io.walk_folder`), never a silently missing video."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in filenames
-                     if not f.startswith(".") and Path(f).suffix.lower() in suffixes)
+    for folder, _dirnames, filenames in walk_folder(root, what):
+        found.extend(folder / f for f in filenames if Path(f).suffix.lower() in suffixes)
     return sorted(found)
 
 

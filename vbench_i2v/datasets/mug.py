@@ -8,7 +8,6 @@ frames sampled with step 2 (paper, section 4.1).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,8 @@ import numpy as np
 from vbench_i2v.datasets import DATASETS
 from vbench_i2v.datasets.base import VideoDataset, VideoRecord
 from vbench_i2v.datasets.layout import ceil_div, compile_pattern, layout_error, require_root, warn_skipped
-from vbench_i2v.video_io import FRAME_EXTS, read_video
+from vbench_i2v.options import Option, Schema
+from vbench_i2v.video_io import FRAME_EXTS, read_video, walk_folder
 
 # matched (re.search) against the take folder's path relative to the root, with "/" separators
 DEFAULT_PATTERN = r"(?:^|/)(?P<subject>\d+)/(?:session\d+/)?(?P<label>[A-Za-z]+)/take\d+[^/]*$"
@@ -49,13 +49,16 @@ class MUGDataset(VideoDataset):
     split_subjects = (42, 10)
     face_crop = True
     layout_help = LAYOUT_HELP
+    option_schema = Schema(
+        Option("pattern", "regex", DEFAULT_PATTERN, groups=("subject", "label"),
+               help="regex with named groups subject and label, searched in each take folder's path relative to the root"),
+    )
 
     def discover(self) -> list[VideoRecord]:
         root = require_root(self.name, self.root, self.layout_help)
-        rx = compile_pattern(self.name, self.options.get("pattern", DEFAULT_PATTERN), ("subject", "label"))
+        rx = compile_pattern(self.name, self.options["pattern"], ("subject", "label"))
         records, unknown, empty, folders = [], [], [], 0
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for dirpath, _dirnames, filenames in walk_folder(root, f"dataset {self.name}"):  # links followed
             rel = Path(dirpath).relative_to(root).as_posix()
             m = rx.search(rel) if rel != "." else None
             if m is None:

@@ -20,6 +20,7 @@ from vbench_i2v.datasets import DATASETS
 from vbench_i2v.datasets.base import VideoDataset, VideoRecord
 from vbench_i2v.datasets.layout import ceil_div, compile_pattern, layout_error, require_root, walk_files
 from vbench_i2v.errors import DatasetError, VideoError
+from vbench_i2v.options import Option, Schema
 from vbench_i2v.video_io import CONTAINER_EXTS, read_video
 
 DEFAULT_PATTERN = r"^g(?P<label>\d{2})s(?P<subject>\d{2})$"  # on the file stem: g01s01 (not g01s01m/d)
@@ -68,15 +69,21 @@ class NATOPSDataset(VideoDataset):
     frame_step = 1
     split_subjects = (15, 5)
     layout_help = LAYOUT_HELP
+    option_schema = Schema(
+        Option("pattern", "regex", DEFAULT_PATTERN, groups=("subject", "label"),
+               help="regex on the file stem with named groups label (gesture 1..24) and subject"),
+        Option("segments", "bool", True,
+               help="cut each file into its repetitions with segmentation.txt (when present); false: whole files"),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._decoded: tuple[str, np.ndarray] | None = None
+        self._decoded: tuple[tuple[str, str], np.ndarray] | None = None
 
     def discover(self) -> list[VideoRecord]:
         root = require_root(self.name, self.root, self.layout_help)
-        rx = compile_pattern(self.name, self.options.get("pattern", DEFAULT_PATTERN), ("subject", "label"))
-        files = walk_files(root, CONTAINER_EXTS)
+        rx = compile_pattern(self.name, self.options["pattern"], ("subject", "label"))
+        files = walk_files(root, CONTAINER_EXTS, f"dataset {self.name}")
         found = []
         for path in files:
             m = rx.search(path.stem)
@@ -91,7 +98,7 @@ class NATOPSDataset(VideoDataset):
                        else "no NATOPS videos (gesture<XX>/g<XX>s<YY>.avi)")
             raise layout_error(self.name, root, problem, self.layout_help)
         seg_file = next((p for p in (root / "segmentation.txt", root / "data" / "segmentation.txt") if p.is_file()), None)
-        use_segments = seg_file is not None and self.options.get("segments", True) not in (False, "false", "0", 0)
+        use_segments = seg_file is not None and self.options["segments"]
         segments = parse_segmentation(seg_file) if use_segments else {}
         records = []
         for gesture, subject, path in found:
@@ -109,9 +116,10 @@ class NATOPSDataset(VideoDataset):
         return records
 
     def read_raw(self, record: VideoRecord) -> np.ndarray:
-        # one file holds 20 repetitions: keep the last decoded file for the next repetition
-        if self._decoded is None or self._decoded[0] != record.source:
-            self._decoded = (record.source, read_video(record.source))
+        # one file holds 20 repetitions: keep the last decoded file (by content) for the next one
+        key = (record.source, self.source_state(record.source)["sha256"])
+        if self._decoded is None or self._decoded[0] != key:
+            self._decoded = (key, read_video(record.source))
         frames = self._decoded[1]
         extra = dict(record.extra)
         if "first" not in extra:

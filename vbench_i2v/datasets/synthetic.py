@@ -22,6 +22,7 @@ from vbench_i2v import protocol
 from vbench_i2v.datasets import DATASETS
 from vbench_i2v.datasets.base import VideoDataset, VideoRecord
 from vbench_i2v.errors import DatasetError
+from vbench_i2v.options import Option, Schema
 
 EXPRESSIONS = ["happy", "sad", "surprise", "anger", "disgust", "fear", "neutral"]
 HAIR_STYLES = ["short", "fringe", "side-part", "long", "bald", "curly", "bun"]
@@ -457,16 +458,17 @@ class SyntheticFaces(VideoDataset):
     faces = True  # identity metrics (ACD) apply: cartoon faces
     default_extractor = "synthetic-probe"  # ResNeXt-101 on Kinetics means little on cartoons
     layout_help = "built in: rendered from the seed, nothing to download"
+    option_schema = Schema(
+        Option("identities", "int", 60, min=2, help="number of cartoon identities (subjects)"),
+        Option("takes", "int", 3, min=1, help="takes per identity and expression"),
+    )
 
-    def __init__(self, data_root=None, cache_dir=None, seed: int = 0, identities: int | None = 60, takes: int | None = 3,
-                 **options):
-        super().__init__(data_root=data_root, cache_dir=cache_dir, seed=seed, **options)
-        identities = 60 if identities is None else identities
-        takes = 3 if takes is None else takes
-        if int(identities) < 2 or int(takes) < 1:
-            raise DatasetError(f"synthetic: need at least 2 identities and 1 take, got {identities} and {takes}")
-        self.n_identities = int(identities)
-        self.n_takes = int(takes)
+    def __init__(self, data_root=None, cache_dir=None, seed: int = 0, identities: int | None = None,
+                 takes: int | None = None, **options):
+        super().__init__(data_root=data_root, cache_dir=cache_dir, seed=seed, identities=identities, takes=takes,
+                         **options)
+        self.n_identities = self.options["identities"]
+        self.n_takes = self.options["takes"]
         self._identities: dict[str, Identity] = {}
 
     def subject_ids(self) -> list[str]:

@@ -13,7 +13,7 @@ import numpy as np
 from vbench_i2v.datasets import DATASETS
 from vbench_i2v.datasets.base import VideoDataset, VideoRecord
 from vbench_i2v.datasets.layout import compile_pattern, layout_error, require_root, walk_files
-from vbench_i2v.errors import DatasetError
+from vbench_i2v.options import Option, Schema
 from vbench_i2v.video_io import CONTAINER_EXTS, read_video
 
 DEFAULT_PATTERN = r"^(?P<subject>\d+)_(?P<kind>spontaneous|deliberate)_smile_(?P<take>\d+)$"  # on the file stem
@@ -35,14 +35,18 @@ class UvANemoDataset(VideoDataset):
     split_subjects = (320, 80)
     face_crop = True
     layout_help = LAYOUT_HELP
+    option_schema = Schema(
+        Option("pattern", "regex", DEFAULT_PATTERN, groups=("subject",),
+               help="regex on the file stem with a named group subject (optional: kind)"),
+        Option("smiles", "choice", "spontaneous", choices=SMILES,
+               help="which smiles: the paper's spontaneous ones, the deliberate ones, or all"),
+    )
 
     def discover(self) -> list[VideoRecord]:
         root = require_root(self.name, self.root, self.layout_help)
-        rx = compile_pattern(self.name, self.options.get("pattern", DEFAULT_PATTERN), ("subject",))
-        smiles = self.options.get("smiles", "spontaneous")
-        if smiles not in SMILES:
-            raise DatasetError(f"{self.name}: smiles must be one of {', '.join(SMILES)}, got {smiles!r}")
-        files = walk_files(root, CONTAINER_EXTS)
+        rx = compile_pattern(self.name, self.options["pattern"], ("subject",))
+        smiles = self.options["smiles"]
+        files = walk_files(root, CONTAINER_EXTS, f"dataset {self.name}")
         matched, records = 0, []
         for path in files:
             m = rx.search(path.stem)

@@ -26,6 +26,7 @@ from vbench_i2v.datasets import DATASETS
 from vbench_i2v.datasets.base import VideoDataset, VideoRecord
 from vbench_i2v.datasets.layout import compile_pattern, layout_error, require_root, walk_files, warn_skipped
 from vbench_i2v.errors import DatasetError, VideoError
+from vbench_i2v.options import Option, Schema
 from vbench_i2v.video_io import CONTAINER_EXTS, read_image, read_video
 
 DEFAULT_PATTERN = r"^(?P<subject>[A-Za-z]+)_(?P<label>[A-Za-z]+\d?)$"  # on the file stem
@@ -50,6 +51,15 @@ class WeizmannDataset(VideoDataset):
     split_subjects = (6, 3)
     flip_train = True
     layout_help = LAYOUT_HELP
+    option_schema = Schema(
+        Option("pattern", "regex", DEFAULT_PATTERN, groups=("subject", "label"),
+               help="regex on the file stem with named groups subject and label (published layout)"),
+        Option("extra_takes", "bool", False, help="keep Lena's second takes of run, skip and walk (93 videos)"),
+        Option("mocogan_classes", "mapping", Option("m", "mapping", keys=r"\d+").coerce(DEFAULT_MOCOGAN_CLASSES),
+               keys=r"\d+", choices=tuple(labels),
+               help="MoCoGAN layout: <class folder id>=<action>, comma-separated"),
+        Option("keep_mirrors", "bool", False, help="MoCoGAN layout: keep the mirrored copies (odd ids)"),
+    )
 
     def discover(self) -> list[VideoRecord]:
         root = require_root(self.name, self.root, self.layout_help)
@@ -70,9 +80,9 @@ class WeizmannDataset(VideoDataset):
         return None
 
     def _discover_original(self, root: Path) -> list[VideoRecord]:
-        rx = compile_pattern(self.name, self.options.get("pattern", DEFAULT_PATTERN), ("subject", "label"))
-        keep_takes = bool(self.options.get("extra_takes", False))
-        files = walk_files(root, CONTAINER_EXTS)
+        rx = compile_pattern(self.name, self.options["pattern"], ("subject", "label"))
+        keep_takes = self.options["extra_takes"]
+        files = walk_files(root, CONTAINER_EXTS, f"dataset {self.name}")
         records, unknown, extra_takes = [], [], []
         for path in files:
             m = rx.search(path.stem)
@@ -116,15 +126,8 @@ class WeizmannDataset(VideoDataset):
         return None
 
     def _mocogan_classes(self) -> dict[str, str]:
-        spec = str(self.options.get("mocogan_classes", DEFAULT_MOCOGAN_CLASSES))
-        mapping = {}
-        for part in filter(None, (p.strip() for p in spec.split(","))):
-            key, _, name = part.partition("=")
-            if not key.strip().isdigit() or name.strip() not in self.labels:
-                raise DatasetError(f"{self.name}: bad mocogan_classes entry {part!r} "
-                                   f"(use <folder id>=<action>, actions: {', '.join(self.labels)})")
-            mapping[key.strip()] = name.strip()
-        return mapping
+        """Class folder name -> action (entries validated by the option schema)."""
+        return dict(self.options["mocogan_classes"])
 
     def _discover_mocogan(self, root: Path) -> list[VideoRecord]:
         mapping = self._mocogan_classes()
@@ -148,7 +151,7 @@ class WeizmannDataset(VideoDataset):
             raise layout_error(self.name, root, "MoCoGAN class folders hold no <id>.jpg strips", self.layout_help)
         mirrored = all(i + 1 in videos and videos[i + 1][0] == videos[i][0] for i in videos if i % 2 == 0) \
             and all(i - 1 in videos for i in videos if i % 2 == 1)
-        keep_mirrors = bool(self.options.get("keep_mirrors", False)) or not mirrored
+        keep_mirrors = self.options["keep_mirrors"] or not mirrored
         block = 2 * len(class_dirs)
         class_names = sorted(d.name for d in class_dirs)
 

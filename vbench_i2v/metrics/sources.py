@@ -1,7 +1,9 @@
 """Where videos and features come from: folders of videos, in-memory dicts, saved feature npz files.
 
 Videos are keyed by their path relative to the folder without the extension, so a fake clip
-pairs with the real clip (and conditioning image) of the same key.
+pairs with the real clip (and conditioning image) of the same key. Folders are walked with
+symbolic links followed; a link loop or a broken link is an error naming the link, never a
+silently shorter input.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from vbench_i2v.errors import InputError
-from vbench_i2v.video_io import FRAME_EXTS, VIDEO_EXTS, list_videos, read_image, read_video
+from vbench_i2v.video_io import FRAME_EXTS, VIDEO_EXTS, list_videos, read_image, read_video, walk_folder
 
 
 def video_key(root: Path, path: Path) -> str:
@@ -52,7 +54,7 @@ class VideoSet:
             raise InputError(f"{what} {root}: no such folder")
         if not root.is_dir():
             raise InputError(f"{what} {root}: expected a folder of videos (or a features .npz)")
-        items = _keyed(root, list_videos(root), what)
+        items = _keyed(root, list_videos(root, what), what)
         if not items:
             raise InputError(f"{what} {root}: no videos found (looked for {', '.join(VIDEO_EXTS)} and frame folders)")
         return cls(items, str(root))
@@ -88,10 +90,8 @@ class ImageSet:
         if not root.is_dir():
             raise InputError(f"conditioning {root}: not a folder")
         paths = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            paths += [Path(dirpath) / f for f in sorted(filenames)
-                      if not f.startswith(".") and Path(f).suffix.lower() in FRAME_EXTS + VIDEO_EXTS]
+        for folder, _dirnames, filenames in walk_folder(root, "conditioning"):  # links followed, loops refused
+            paths += [folder / f for f in filenames if Path(f).suffix.lower() in FRAME_EXTS + VIDEO_EXTS]
         self.items = _keyed(root, paths, "conditioning")
         if not self.items:
             raise InputError(f"conditioning {root}: no images found")
