@@ -19,7 +19,8 @@ Weights come from two places:
   imported (importing it imports torchvision).
 
 No torchvision import here: the trunks are our own ``nn.Sequential`` stacks with torchvision's
-layer indices, so the published state dicts load with strict key checking.
+layer indices, so the published state dicts load with strict key checking. ``LPIPSAlex`` /
+``LPIPSVGG`` take ``(weights_path, device=, batch_size=)`` like the catalogued extractors.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_i2v.errors import InputError, WeightsError
+from vbench_i2v.files import sha256_file
+from vbench_i2v.specs import InputContract
 
 VERSION = "0.1"
 SHIFT = (-0.030, -0.088, -0.188)
@@ -40,21 +43,24 @@ SCALE = (0.458, 0.448, 0.450)
 NORM_EPS = 1e-10
 
 
-@dataclass(frozen=True)
-class InputContract:
-    """What ``LPIPS.distance`` accepts: float ``N x 3 x H x W`` in ``value_range``, scored as given.
+# sha256 of ``lpips/weights/v0.1/<net>.pth`` as shipped in lpips 0.1.4 (its wheel's RECORD agrees):
+# a different calibration would silently change every score, so the packaged file is checked.
+LIN_SHA256 = {
+    "alex": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+    "vgg": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+}
 
-    ``resize`` is None: frames are scored at their native size (no up-sampling to 224). The
-    calibration layers were fitted on 64x64 patches (BAPPS, ``load_size=64`` in the reference
-    data loader), so 64x64 frames are the metric's home size. ``min_side`` is the smallest side
-    for which every tapped layer still has at least one pixel (AlexNet: conv1 stride 4 then two
-    3x3/2 max-pools before relu3; VGG16: four 2x2 max-pools before relu5_3).
+
+def _contract(min_side: int) -> InputContract:
+    """Frames one by one at native size, [-1, 1], then ``(x - shift) / scale`` (LPIPS's ScalingLayer).
+
+    No resize: the calibration layers were fitted on 64x64 patches (BAPPS; ``load_size=64`` in the
+    reference data loader), so 64x64 frames are the metric's home size. The spatial average makes
+    the score aspect-agnostic; the only limit is ``min_side`` (every tapped layer keeps a pixel).
     """
-
-    value_range: tuple[float, float] = (-1.0, 1.0)
-    channels: int = 3
-    resize: tuple[int, int] | None = None
-    min_side: int = 31
+    return InputContract(frames=None, sampling="per-frame", size=None, resize="none (native size)",
+                         value_range=(-1.0, 1.0), mean=SHIFT, std=SCALE, max_aspect=100.0,
+                         note=f"LPIPS v{VERSION}; frames of at least {min_side}x{min_side} pixels")
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class NetSpec:
     layers: tuple  # torchvision ``features`` layout: ("C", in, out, k, stride, pad) | ("R",) | ("M", k, stride)
     taps: tuple[int, ...]  # indices in ``features`` whose outputs are compared
     channels: tuple[int, ...]  # channels at the taps (= lin layer input widths)
+    min_side: int  # smallest frame side for which every tap keeps at least one pixel
     contract: InputContract
 
 
@@ -88,12 +95,13 @@ NETS: dict[str, NetSpec] = {
                 ("C", 384, 256, 3, 1, 1), ("R",),
                 ("C", 256, 256, 3, 1, 1), ("R",)),
         taps=(1, 4, 7, 9, 11), channels=(64, 192, 384, 256, 256),
-        contract=InputContract(min_side=31),
+        # conv1 (11, stride 4, pad 2) then two 3x3/2 max-pools before relu3: side >= 31
+        min_side=31, contract=_contract(31),
     ),
     "vgg": NetSpec(
         name="vgg", weights_name="lpips-vgg", file_name="vgg16-397923af.pth",
         layers=_vgg16_layers(), taps=(3, 8, 15, 22, 29), channels=(64, 128, 256, 512, 512),
-        contract=InputContract(min_side=16),
+        min_side=16, contract=_contract(16),  # four 2x2 max-pools before relu5_3
     ),
 }
 # torch.hub checks that a downloaded file's sha256 starts with the hex in its name.
@@ -187,6 +195,10 @@ def packaged_lin_path(net: str = "alex") -> Path:
     if not path.is_file():
         raise WeightsError(f"{path}: the installed `lpips` package lacks its v{VERSION} calibration weights "
                            "(reinstall: pip install --force-reinstall lpips==0.1.4)")
+    digest = sha256_file(path)
+    if digest != LIN_SHA256[spec.name]:
+        raise WeightsError(f"{path}: sha256 {digest[:12]}... is not lpips 0.1.4's v{VERSION} {spec.name} "
+                           f"calibration ({LIN_SHA256[spec.name][:12]}...); pip install --force-reinstall lpips==0.1.4")
     return path
 
 
@@ -218,18 +230,18 @@ class LPIPS:
     def __init__(self, net: str = "alex", backbone_path=None, device="cpu", lin_path=None, batch_size: int = 64):
         from vbench_i2v.devices import resolve_device
 
-        self.spec = net_spec(net)
-        self.name = f"lpips-{self.spec.name}"
-        self.weights_name = self.spec.weights_name
-        self.contract = self.spec.contract
+        self.net = net_spec(net)
+        self.name = f"lpips-{self.net.name}"
+        self.weights_name = self.net.weights_name
+        self.contract = self.net.contract
         self.batch_size = int(batch_size)
         self.device = resolve_device(device)
         if backbone_path is None:
             from vbench_i2v import weights
 
             backbone_path = weights.require(self.weights_name).path
-        self.trunk = load_backbone(backbone_path, self.spec.name).to(self.device)
-        lins = load_lin(lin_path if lin_path is not None else packaged_lin_path(self.spec.name), self.spec.name)
+        self.trunk = load_backbone(backbone_path, self.net.name).to(self.device)
+        lins = load_lin(lin_path if lin_path is not None else packaged_lin_path(self.net.name), self.net.name)
         self.lins = [w.to(self.device) for w in lins]
         self.shift = torch.tensor(SHIFT, device=self.device).view(1, 3, 1, 1)
         self.scale = torch.tensor(SCALE, device=self.device).view(1, 3, 1, 1)
@@ -237,11 +249,11 @@ class LPIPS:
     def check(self, x: torch.Tensor, what: str) -> None:
         """InputError unless ``x`` meets the input contract."""
         c = self.contract
-        if x.ndim != 4 or x.shape[1] != c.channels:
+        if x.ndim != 4 or x.shape[1] != 3:
             raise InputError(f"LPIPS {what}: expected N x 3 x H x W, got shape {tuple(x.shape)}")
-        if min(x.shape[-2:]) < c.min_side:
-            raise InputError(f"LPIPS ({self.spec.name}) {what}: frames of {x.shape[-2]}x{x.shape[-1]} are too small "
-                             f"(at least {c.min_side} pixels a side)")
+        if min(x.shape[-2:]) < self.net.min_side:
+            raise InputError(f"LPIPS ({self.net.name}) {what}: frames of {x.shape[-2]}x{x.shape[-1]} are too small "
+                             f"(at least {self.net.min_side} pixels a side)")
         if not x.is_floating_point():
             raise InputError(f"LPIPS {what}: expected float pixels in [-1, 1], got {x.dtype}")
         lo, hi = torch.aminmax(x)
@@ -274,3 +286,17 @@ class LPIPS:
             for f, w in zip(feats, self.lins):
                 total[start:stop] += F.conv2d((f[:n] - f[n:]).square_(), w).mean((1, 2, 3))
         return total
+
+
+class LPIPSAlex(LPIPS):
+    """LPIPS v0.1 on AlexNet (the package default), built like a catalogued extractor."""
+
+    def __init__(self, weights_path=None, device="cpu", batch_size: int = 64):
+        super().__init__("alex", backbone_path=weights_path, device=device, batch_size=batch_size)
+
+
+class LPIPSVGG(LPIPS):
+    """LPIPS v0.1 on VGG16, built like a catalogued extractor."""
+
+    def __init__(self, weights_path=None, device="cpu", batch_size: int = 16):
+        super().__init__("vgg", backbone_path=weights_path, device=device, batch_size=batch_size)

@@ -22,8 +22,9 @@ from tests.conftest import smooth_video  # noqa: E402
 from vbench_i2v import weights as W  # noqa: E402
 from vbench_i2v.errors import InputError, WeightsError  # noqa: E402
 from vbench_i2v.feature_extractors import lpips_net  # noqa: E402
-from vbench_i2v.feature_extractors.lpips_net import LPIPS, load_backbone, packaged_lin_path  # noqa: E402
+from vbench_i2v.feature_extractors.lpips_net import LPIPS, LPIPSAlex, load_backbone, packaged_lin_path  # noqa: E402
 from vbench_i2v.metrics.lpips_metric import lpips_paired, lpips_to_conditioning  # noqa: E402
+from vbench_i2v.specs import WeightSpec  # noqa: E402
 
 TOL = 1e-5
 # lpips 0.1.4 builds its trunks with torchvision's old ``pretrained=`` argument
@@ -132,9 +133,11 @@ def test_batching_and_one_reference_image_broadcast(alex):
 
 def test_input_contract(alex, vgg):
     ours = LPIPS("alex", backbone_path=alex.path)
-    c = ours.contract
-    assert c.value_range == (-1.0, 1.0) and c.resize is None and c.min_side == 31
-    assert LPIPS("vgg", backbone_path=vgg[0]).contract.min_side == 16
+    c = ours.contract  # the project's InputContract: written into provenance
+    assert (c.value_range, c.size, c.sampling) == ((-1.0, 1.0), None, "per-frame")
+    assert (c.mean, c.std) == (lpips_net.SHIFT, lpips_net.SCALE)
+    assert ours.net.min_side == 31 and LPIPS("vgg", backbone_path=vgg[0]).net.min_side == 16
+    c.check_clip((2, 64, 200, 3), "wide clip")  # the spatial average does not care about aspect
     # 31 is the smallest side AlexNet-LPIPS can score; the package itself fails at 30
     ok, small = torch.zeros(1, 3, 31, 31), torch.zeros(1, 3, 30, 30)
     assert abs(float(ours.distance(ok, ok + 0.5)) - _ref_distance(alex.ref, ok, ok + 0.5)[0]) < TOL
@@ -142,6 +145,12 @@ def test_input_contract(alex, vgg):
         alex.ref(small, small)
     with pytest.raises(InputError, match="too small"):
         ours.distance(small, small)
+    # VGG16-LPIPS: 16 is the smallest side (four 2x2 pools before relu5_3); the package fails at 15
+    v16, v15 = torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 15, 15)
+    assert abs(float(LPIPS("vgg", backbone_path=vgg[0]).distance(v16, v16 + 0.5))
+               - _ref_distance(vgg[1], v16, v16 + 0.5)[0]) < TOL
+    with pytest.raises(RuntimeError):
+        vgg[1](v15, v15)
     x = torch.zeros(2, 3, 64, 64)
     with pytest.raises(InputError, match=r"\[-1, 1\]"):
         ours.distance(x, x + 1.5)  # 0..255 or 0..1 pixels by mistake
@@ -185,6 +194,12 @@ def test_missing_lpips_package_is_a_clear_error(monkeypatch, alex):
         LPIPS("alex", backbone_path=alex.path)
 
 
+def test_packaged_calibration_is_lpips_014s(monkeypatch, alex):
+    monkeypatch.setitem(lpips_net.LIN_SHA256, "alex", "0" * 64)
+    with pytest.raises(WeightsError, match=r"alex\.pth: sha256 df73285e35b2\.\.\. is not lpips 0\.1\.4's"):
+        LPIPS("alex", backbone_path=alex.path)
+
+
 def test_lin_file_keys_are_checked(tmp_path, alex):
     bad = tmp_path / "lin.pth"
     torch.save({"lin0.model.1.weight": torch.zeros(1, 64, 1, 1)}, bad)
@@ -197,15 +212,19 @@ def test_lin_file_keys_are_checked(tmp_path, alex):
 def test_registry_import_then_default_path(tmp_path, monkeypatch, alex):
     """`vbench weights import lpips-alex FILE` validates with our loader; LPIPS() then finds the file."""
     monkeypatch.setenv("VBENCH_I2V_HOME", str(tmp_path / "home"))
-    spec = W.WEIGHTS.get("lpips-alex") or W.WeightSpec(
+    spec = W.WEIGHTS.get("lpips-alex") or WeightSpec(
         name="lpips-alex", file_name="alexnet-owt-7be5be79.pth", description="test",
         loader="vbench_i2v.feature_extractors.lpips_net:load_alexnet_backbone")
     monkeypatch.setitem(W.WEIGHTS, "lpips-alex", dataclasses.replace(spec, sha256=None, size=None))
     with pytest.raises(WeightsError, match="lpips-alex"):
         LPIPS("alex")
+    with pytest.raises(WeightsError, match="lpips-alex"):
+        LPIPSAlex()
     W.import_file("lpips-alex", alex.path)  # small stand-in: classifier dropped
     x, y = _model_input(_frames(8, n=2)), _model_input(_frames(9, n=2))
     assert np.abs(LPIPS("alex").distance(x, y).double().numpy() - _ref_distance(alex.ref, x, y)).max() < TOL
+    wf = W.require("lpips-alex")  # the catalog's way: Class(weights_path, device=, batch_size=)
+    assert torch.equal(LPIPSAlex(wf.path, device="cpu", batch_size=1).distance(x, y), LPIPS("alex").distance(x, y))
     bad = tmp_path / "vgg_as_alex.pth"
     torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, bad)
     with pytest.raises(WeightsError, match="does not load"):
