@@ -235,6 +235,8 @@ class LPIPS:
         self.weights_name = self.net.weights_name
         self.contract = self.net.contract
         self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise InputError(f"LPIPS batch size must be at least 1, got {batch_size}")
         self.device = resolve_device(device)
         if backbone_path is None:
             from vbench_i2v import weights
@@ -249,8 +251,8 @@ class LPIPS:
     def check(self, x: torch.Tensor, what: str) -> None:
         """InputError unless ``x`` meets the input contract."""
         c = self.contract
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise InputError(f"LPIPS {what}: expected N x 3 x H x W, got shape {tuple(x.shape)}")
+        if x.ndim != 4 or x.shape[1] != 3 or x.shape[0] == 0:
+            raise InputError(f"LPIPS {what}: expected N x 3 x H x W with N >= 1, got shape {tuple(x.shape)}")
         if min(x.shape[-2:]) < self.net.min_side:
             raise InputError(f"LPIPS ({self.net.name}) {what}: frames of {x.shape[-2]}x{x.shape[-1]} are too small "
                              f"(at least {self.net.min_side} pixels a side)")

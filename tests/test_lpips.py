@@ -158,6 +158,8 @@ def test_input_contract(alex, vgg):
         ours.distance(x, torch.full_like(x, float("nan")))
     with pytest.raises(InputError, match="cannot pair"):
         ours.distance(x, torch.zeros(3, 3, 64, 64))
+    with pytest.raises(InputError, match="N >= 1"):
+        ours.distance(x[:0], x[:0])
 
 
 # --- loaders -----------------------------------------------------------------------------------
