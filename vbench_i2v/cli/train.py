@@ -8,13 +8,19 @@ import click
 import numpy as np
 import torch
 
+from vbench_i2v.cli.datasets import dataset_option
 from vbench_i2v.errors import InputError
+from vbench_i2v.options import switch_type
+
+SWITCH = switch_type(allow_auto=True)  # auto, or on/off in any of the bool spellings (any case)
+DATASET_FILE = "dataset.json"  # the dataset (name, root, options) a run trains on; checked on --resume
 
 
 @click.command("train")
 @click.option("--generator", "generator_name", required=True, help="Backend name (see `vbench generators list`).")
 @click.option("--dataset", "dataset_name", required=True, help="Dataset name (see `vbench datasets list`).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, help="The dataset's root folder.")
+@dataset_option
 @click.option("--preset", default=None, help="Training recipe, e.g. paper or released (default: the backend's).")
 @click.option("--width", type=float, default=None, help="Channel multiplier (1.0 = published widths).")
 @click.option("--steps", type=int, default=None, help="Total optimisation steps.")
@@ -28,21 +34,21 @@ from vbench_i2v.errors import InputError
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config field (repeatable).")
 @click.option("--sample-every", type=int, default=200, show_default=True, help="Steps between sample grids.")
 @click.option("--checkpoint-every", type=int, default=200, show_default=True, help="Steps between checkpoints.")
-@click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+@click.option("--amp", type=SWITCH, default="auto", show_default=True,
               help="bf16 autocast (auto: on CUDA).")
-@click.option("--compile", "compile_", type=click.Choice(["auto", "on", "off"]), default="off", show_default=True,
+@click.option("--compile", "compile_", type=SWITCH, default="off", show_default=True,
               help="torch.compile the networks (off by default: unmeasured on GPU here; auto = on CUDA).")
 @click.option("--max-minutes", type=float, default=None, help="Stop (with a checkpoint) after this wall time.")
 @click.option("--workers", default="auto", show_default=True,
               help="DataLoader processes decoding batches, with pinned memory on CUDA (auto: 2 on CUDA, 0 on CPU).")
-@click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+@click.option("--channels-last", type=SWITCH, default="auto", show_default=True,
               help="Weights and clips in channels_last_3d memory layout (auto: on CUDA).")
-@click.option("--sync-bn", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+@click.option("--sync-bn", type=SWITCH, default="auto", show_default=True,
               help="Under torchrun: SyncBatchNorm over the global batch (CUDA only; auto: on with CUDA). "
                    "Off: each process normalises with its own batch.")
 @click.option("--ddp-find-unused", is_flag=True,
               help="Under torchrun: for backends whose steps leave some parameters without gradients.")
-def train_cmd(generator_name, dataset_name, data_root, preset, width, steps, epochs, batch_size, out_dir, resume,
+def train_cmd(generator_name, dataset_name, data_root, options, preset, width, steps, epochs, batch_size, out_dir, resume,
               device, seed, overrides, sample_every, checkpoint_every, amp, compile_, max_minutes, workers,
               channels_last, sync_bn, ddp_find_unused) -> None:
     """Train a generator on a dataset's training split; DIR gets checkpoints, losses.csv and samples/.
@@ -51,13 +57,14 @@ def train_cmd(generator_name, dataset_name, data_root, preset, width, steps, epo
     --batch-size is per process, --steps counts global steps, and only rank 0 prints and writes.
     """
     from vbench_i2v import distributed
-    from vbench_i2v.datasets import get_dataset
+    from vbench_i2v.datasets import get_dataset, parse_dataset_options
     from vbench_i2v.generators import training
     from vbench_i2v.generators.base import read_checkpoint_meta
     from vbench_i2v.generators.registry import get_generator, load_checkpoint
 
     if steps is not None and epochs is not None:
         raise InputError("give --steps or --epochs, not both")
+    dataset_options = parse_dataset_options(dataset_name, options)  # refused before any work
     out = Path(out_dir or Path("runs") / f"train-{generator_name}-{dataset_name}")
     distributed.init(distributed.local_device(device))  # joins torchrun's process group; a no-op otherwise
     device = distributed.local_device(device)  # under torchrun, cuda/auto means this process's GPU
@@ -76,7 +83,8 @@ def train_cmd(generator_name, dataset_name, data_root, preset, width, steps, epo
         if batch_size is not None:
             values["batch_size"] = batch_size
         cfg = cls.make_config(preset, width, values)
-    dataset = get_dataset(dataset_name, data_root=data_root, seed=seed)
+    dataset = get_dataset(dataset_name, data_root=data_root, seed=seed, **dataset_options)
+    _check_dataset_record(out, dataset, resume, distributed.is_main())
     if not resume:
         torch.manual_seed(seed)
         model = cls(cfg, dataset.num_classes, dataset.labels, dataset.name, device=device)
@@ -90,6 +98,39 @@ def train_cmd(generator_name, dataset_name, data_root, preset, width, steps, epo
                    max_seconds=None if max_minutes is None else max_minutes * 60, workers=workers,
                    sync_bn=sync_bn, ddp_find_unused=ddp_find_unused, channels_last=channels_last)
     say(f"wrote {out} (model.safetensors, config.json, losses.csv, samples/)")
+
+
+def _dataset_record(dataset) -> dict:
+    import os
+
+    return {"name": dataset.name, "root": os.path.abspath(dataset.root) if dataset.user_supplied else None,
+            "options": {k: v for k, v in sorted(dataset.options.items())}}
+
+
+def _check_dataset_record(out: Path, dataset, resume: bool, main: bool) -> None:
+    """Write ``dataset.json`` for a new run; on --resume refuse a different dataset root or options
+    (the saved training state only makes sense with the same data)."""
+    import json
+
+    from vbench_i2v.files import atomic_write_json
+
+    record = json.loads(json.dumps(_dataset_record(dataset)))
+    path = out / DATASET_FILE
+    if resume and path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read ({exc})") from None
+        diff = [k for k in ("name", "root", "options") if saved.get(k) != record[k]]
+        if diff:
+            raise InputError(f"{out}: --resume with another dataset {', '.join(diff)} than the run was started with "
+                             f"(was {', '.join(f'{k}={saved.get(k)!r}' for k in diff)}; "
+                             f"now {', '.join(f'{k}={record[k]!r}' for k in diff)})")
+    elif main and not resume:
+        from vbench_i2v.generators.training import STATE_FILE
+
+        if not (out / STATE_FILE).exists():  # else train() refuses the existing run: keep its record
+            atomic_write_json(path, record)
 
 
 @click.command("generate")
