@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from vbench_i2v.cli.types import InputFile, OutputPath
 from vbench_i2v.errors import InputError
 from vbench_i2v.leaderboard import (FORMATS, PAPER_CSV, load_paper_csv, measured_boards, plot_boards,
                                     render, reported_boards)
@@ -19,13 +20,13 @@ DEFAULT_RUNS = Path("runs")
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True,
               help="Output format.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", type=OutputPath("file"),
               help="Write here (atomically) instead of printing.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--plot", type=OutputPath("file", suffixes=(".png",)),
               help="Also draw bar charts with 95% intervals to this PNG.")
 @click.option("--reported/--no-reported", default=True, show_default=True,
               help="Append the paper's reported numbers, in their own section.")
-@click.option("--paper-csv", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--paper-csv", type=InputFile(), default=None,
               help=f"Reported numbers file (default: {PAPER_CSV.name} in the repo's leaderboards/).")
 def leaderboard(runs, fmt, out, plot, reported, paper_csv):
     """Build a leaderboard from RUNS: run dirs, results.json files, or folders holding run dirs

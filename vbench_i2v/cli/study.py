@@ -7,6 +7,7 @@ import sys
 import click
 from tqdm import tqdm
 
+from vbench_i2v.cli.types import FPS, FRACTION, SEED, TEXT, InputDir, InputFile, OutputPath, int_range
 from vbench_i2v.study.export import DEFAULT_QUESTION, export_study
 from vbench_i2v.study.score import format_report, score_study
 
@@ -17,18 +18,18 @@ def study_group() -> None:
 
 
 @study_group.command("export")
-@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--pairs", type=int, required=True, help="Pairs per method pair.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Study folder to write.")
+@click.argument("runs", nargs=-1, required=True, type=InputDir())
+@click.option("--pairs", type=int_range(1, 100_000), required=True, help="Pairs per method pair.")
+@click.option("--out", "out_dir", type=OutputPath("dir"), required=True, help="Study folder to write.")
 @click.option("--include-real", is_flag=True, help="Add the first run's real clips as a method named 'real'.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds clip choice, sides, order, checks.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds clip choice, sides, order, checks.")
 @click.option("--format", "fmt", type=click.Choice(["mp4", "gif"]), default="mp4", show_default=True)
-@click.option("--attention-rate", type=float, default=0.1, show_default=True,
+@click.option("--attention-rate", type=FRACTION, default=0.1, show_default=True,
               help="Attention checks per comparison pair (0.1: one per ten, rounded up; 0: none).")
-@click.option("--scale", type=int, default=4, show_default=True,
-              help="Nearest-neighbour upscale of the 64 px clips for display.")
-@click.option("--fps", type=float, default=8.0, show_default=True)
-@click.option("--question", default=DEFAULT_QUESTION, show_default=True)
+@click.option("--scale", type=int_range(1, 16), default=4, show_default=True,
+              help="Nearest-neighbour upscale of the 64 px clips for display (1-16).")
+@click.option("--fps", type=FPS, default=8.0, show_default=True)
+@click.option("--question", type=TEXT, default=DEFAULT_QUESTION, show_default=True)
 @click.option("--allow-tie", is_flag=True, help="Offer a \"can't tell\" answer.")
 @click.option("--fixed-order", is_flag=True, help="Show pairs in the same order to every rater "
               "(default: a seeded shuffle per rater name).")
@@ -62,15 +63,15 @@ def export_cmd(runs, pairs, out_dir, include_real, seed, fmt, attention_rate, sc
 
 
 @study_group.command("score")
-@click.argument("study_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("responses", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--min-attention", type=float, default=0.8, show_default=True,
+@click.argument("study_dir", type=InputDir())
+@click.argument("responses", nargs=-1, required=True, type=InputFile())
+@click.option("--min-attention", type=FRACTION, default=0.8, show_default=True,
               help="Drop raters passing fewer attention checks than this fraction (0 keeps everyone).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]), default="markdown",
               show_default=True)
-@click.option("--bootstrap", "n_boot", type=int, default=1000, show_default=True,
-              help="Bootstrap resamples for the Bradley-Terry intervals.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the bootstrap.")
+@click.option("--bootstrap", "n_boot", type=int_range(0, 100_000), default=1000, show_default=True,
+              help="Bootstrap resamples for the Bradley-Terry intervals (0: no intervals).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the bootstrap.")
 def score_cmd(study_dir, responses, min_attention, fmt, n_boot, seed) -> None:
     """Preference per method pair (Wilson 95% CI, binomial test) and a Bradley-Terry ranking."""
     result = score_study(study_dir, responses, min_attention=min_attention, n_boot=n_boot, seed=seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from vbench_i2v import weights as W
+from vbench_i2v.cli.types import TEXT, InputFile
 
 
 @click.group("weights")
@@ -27,7 +28,7 @@ def list_cmd():
 
 
 @weights_group.command("fetch")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 def fetch_cmd(name):
     """Download NAME from its registered URL and verify it."""
     wf = W.fetch(name)
@@ -35,8 +36,8 @@ def fetch_cmd(name):
 
 
 @weights_group.command("import")
-@click.argument("name")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("name", type=TEXT)
+@click.argument("path", type=InputFile())
 def import_cmd(name, path):
     """Copy a weight file you already have into the cache (checked and verified)."""
     wf = W.import_file(name, path)
