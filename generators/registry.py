@@ -43,14 +43,65 @@ def generator_names() -> list[str]:
     return GENERATORS.names()
 
 
-SHIPPED = Path(__file__).resolve().parent / "checkpoints"
+def _shipped_root() -> Path:
+    import vbench_i2v.generators as gens  # looked up at call time: tests point it at a copy
+
+    return Path(gens.__file__).resolve().parent / "checkpoints"
+
+
+def pretrained_names() -> list[str]:
+    """Registered pretrained entries, ``<backend>.<dataset>`` (timm's ``name.tag``), one per line of
+    ``checkpoints/SHA256SUMS``: adding a shipped checkpoint is its folder plus its sha256 line."""
+    from vbench_i2v.files import read_sha256sums
+
+    sums_path = _shipped_root() / "SHA256SUMS"
+    if not sums_path.exists():
+        return []
+    return sorted(_entry_name(name.split("/")[0]) for name in read_sha256sums(sums_path)
+                  if name.endswith("/model.safetensors"))
+
+
+def _entry_name(folder: str) -> str:
+    """``imaginator-synthetic`` -> ``imaginator.synthetic`` (backend names may hold hyphens)."""
+    for dataset in sorted(_dataset_names(), key=len, reverse=True):
+        if folder.endswith("-" + dataset):
+            return f"{folder[: -len(dataset) - 1]}.{dataset}"
+    return folder.replace("-", ".", 1)
+
+
+def _dataset_names() -> list[str]:
+    from vbench_i2v.datasets import dataset_names
+
+    return dataset_names()
+
+
+def pretrained(name: str) -> Path:
+    """The folder of the pretrained entry ``name`` (e.g. ``imaginator.synthetic``), after checking
+    its weights against the recorded sha256. The one lookup for shipped checkpoints."""
+    from vbench_i2v.files import read_sha256sums, sha256_file
+
+    backend, _, dataset = name.partition(".")
+    root = _shipped_root()
+    path = root / f"{backend}-{dataset}"
+    sums_path = root / "SHA256SUMS"
+    if not dataset or not (path / "config.json").exists():
+        raise InputError(f"no pretrained entry {name!r} (known: {', '.join(pretrained_names()) or 'none'})")
+    rel = f"{path.name}/model.safetensors"
+    sums = read_sha256sums(sums_path) if sums_path.exists() else {}
+    if rel not in sums:
+        raise InputError(f"{path}: shipped checkpoint has no sha256 in {sums_path}")
+    got = sha256_file(path / "model.safetensors")
+    if got != sums[rel]:
+        raise InputError(f"{path / 'model.safetensors'}: sha256 {got[:12]}... does not match the recorded "
+                         f"{sums[rel][:12]}... (reinstall the package)")
+    return path
 
 
 def shipped_checkpoint(backend: str, dataset: str = "synthetic") -> Path | None:
-    """The small checkpoint shipped in the package for ``backend`` on ``dataset``, if there is one
-    (``generators/checkpoints/<backend>-<dataset>/``, written by ``scripts/train_shipped_checkpoints.py``)."""
-    path = SHIPPED / f"{backend}-{dataset}"
-    return path if (path / "config.json").exists() and (path / "model.safetensors").exists() else None
+    """The verified shipped checkpoint for ``backend`` on ``dataset``, or None when none ships."""
+    if not (_shipped_root() / f"{backend}-{dataset}" / "config.json").exists():
+        return None
+    return pretrained(f"{backend}.{dataset}")
 
 
 def load_checkpoint(directory, device: str | torch.device = "cpu", expect: str | None = None) -> GeneratorBackend:

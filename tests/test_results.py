@@ -25,7 +25,9 @@ def make_results(run_id="run-a", generator="imaginator", variant=None, dataset="
         "dataset": {"name": dataset, "split": "test", "clip_count": 20, "video_count": 2},
         "protocol": {"frames": 32, "size": 64, "frame_step": 1, "conditioning_per_video": 10,
                      "max_videos": None, "seed": seed, "extractor": extractor,
-                     "extractor_weights_sha256": "cd" * 32, "dataset_options": {}, "fingerprint": None},
+                     "extractor_weights_sha256": "cd" * 32, "dataset_options": {}, "fingerprint": None,
+                     "extractors": {extractor: {"weights_sha256": "cd" * 32}}, "dataset_fingerprint": "ef" * 32,
+                     "paired_frames": "predicted"},
         "metrics": {name: {"value": v, "ci95": [lo, hi], "n": 20,
                            "extractor": extractor if name in ("fid", "kid") else None,
                            "weights_sha256": "cd" * 32 if name in ("fid", "kid") else None}

@@ -25,14 +25,13 @@ from tabulate import tabulate
 
 from vbench_i2v.errors import InputError
 from vbench_i2v.files import atomic_write_bytes, atomic_write_text
+from vbench_i2v.metrics import registry
 
 FORMATS = ("markdown", "csv", "html", "latex", "json")
 LEADERBOARD_FORMAT_VERSION = 1
 
 # +1: higher is better, -1: lower is better. Metrics not listed are shown but never bolded.
-METRIC_DIRECTION = {"ssim": +1, "psnr": +1, "fid": -1, "kid": -1, "acd-c": -1, "acd-i": -1}
-METRIC_ORDER = ("ssim", "psnr", "fid", "kid", "acd-c", "acd-i")
-DECIMALS = {"ssim": 3, "psnr": 2, "fid": 2, "kid": 4, "acd-c": 3, "acd-i": 3}
+# Direction, decimals and column order come from the metric registry (vbench_i2v.metrics.registry).
 DEFAULT_LABEL = "full (default config)"
 
 PAPER_CSV = Path(__file__).resolve().parents[1] / "leaderboards" / "paper.csv"
@@ -70,12 +69,13 @@ class Board:
 def _fmt(metric: str, value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    decimals = DECIMALS.get(metric)
+    decimals = registry.decimals(metric)
     return f"{value:.{decimals}f}" if decimals is not None else f"{value:.4g}"
 
 
 def _metric_key(name: str) -> tuple:
-    return (METRIC_ORDER.index(name), name) if name in METRIC_ORDER else (len(METRIC_ORDER), name)
+    order = registry.display_order()
+    return (order.index(name), name) if name in order else (len(order), name)
 
 
 def measured_frame(runs: list[tuple[str, dict]]) -> pd.DataFrame:
@@ -145,7 +145,7 @@ def _mark_best(long: pd.DataFrame) -> pd.Series:
     """True where a cell holds the best value of its column (ties all bold); never for unknown metrics."""
     best = pd.Series(False, index=long.index)
     for (_, metric), col in long.groupby(["dataset", "metric"]):
-        direction = METRIC_DIRECTION.get(metric)
+        direction = registry.direction(metric)
         values = pd.to_numeric(col["value"], errors="coerce").dropna()
         if direction is None or values.empty or len(col) < 2:
             continue
@@ -292,12 +292,23 @@ def _row_header(board: Board) -> str:
     return {"ablation": "variant", "reported": "method"}.get(board.layout, "generator")
 
 
-def _md_board(board: Board, level: str) -> str:
+def _md_table(board: Board) -> str:
     esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     grid = _cell_grid(board, lambda t, b, k: esc(f"**{t}**" if b else t) + k)
-    table = tabulate([[esc(r)] + line for r, line in zip(board.rows, grid)],
-                     headers=[_row_header(board)] + [esc(h) for h in _flat_headers(board)],
-                     tablefmt="github", disable_numparse=True)
+    return tabulate([[esc(r)] + line for r, line in zip(board.rows, grid)],
+                    headers=[_row_header(board)] + [esc(h) for h in _flat_headers(board)],
+                    tablefmt="github", disable_numparse=True)
+
+
+def render_row(results: dict) -> tuple[list[str], str]:
+    """One run as a leaderboard row: ``(context lines, markdown table)``; what ``vbench run`` prints
+    (what the row measured first, so the output ends with the row itself)."""
+    board = measured_boards([(results["run_id"], results)])[0]
+    return [board.title, board.description, *board.notes], _md_table(board)
+
+
+def _md_board(board: Board, level: str) -> str:
+    table = _md_table(board)
     notes = "".join(f"\n- {n}" for n in board.notes)
     return f"{level} {board.title}\n\n{board.description}\n\n{table}\n{notes}\n".replace("\n\n\n", "\n\n")
 
@@ -469,7 +480,7 @@ def plot_figure(boards: list[Board]):
         colors = ["tab:orange" if b else "tab:blue" for b in col["best"]]
         ax.bar(range(len(values)), values, yerr=err, capsize=4, color=colors)
         ax.set_xticks(range(len(values)), list(col.index), rotation=30, ha="right", fontsize=7)
-        arrow = {1: " (higher is better)", -1: " (lower is better)"}.get(METRIC_DIRECTION.get(metric), "")
+        arrow = {1: " (higher is better)", -1: " (lower is better)"}.get(registry.direction(metric), "")
         ax.set_title(f"{dataset} {metric}{arrow}\nprotocol {board.key}", fontsize=8)
     return fig
 

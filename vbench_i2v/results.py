@@ -37,6 +37,9 @@ FINGERPRINT_FIELDS = (
     "seed",  # seed of every protocol choice (split, conditioning frames)
     "extractor",  # feature network behind FID/KID ("resnext101-kinetics", "synthetic-probe", ...)
     "extractor_weights_sha256",  # exact weights of that network
+    "extractors",  # every set-level network: its input contract and weights sha256
+    "dataset_fingerprint",  # content of the data served (files, sizes, hashes, options)
+    "paired_frames",  # frames the paired metrics score: "predicted" (1..T-1) or "all"
 )
 
 # Required keys per section; a value of None in the file is allowed only where noted in NULLABLE.
@@ -46,6 +49,7 @@ _REQUIRED = {
     "protocol": (
         "frames", "size", "frame_step", "conditioning_per_video", "max_videos", "seed",
         "extractor", "extractor_weights_sha256", "dataset_options", "fingerprint",
+        "extractors", "dataset_fingerprint", "paired_frames",
     ),
     "provenance": ("package_version", "torch_version", "device", "wall_time_s", "created"),
 }
@@ -195,7 +199,7 @@ def validate_results(results: dict, source: str | os.PathLike = "results") -> di
                 if (section, key) not in _NULLABLE:
                     raise InputError(f"{where}: field {section}.{key} must not be null")
                 continue
-            check, words = _TYPES[(section, key)]
+            check, words = _TYPES.get((section, key), (lambda v: True, ""))
             if not check(value):
                 raise InputError(f"{where}: field {section}.{key} must be {words}, got {_shown(value)}")
     metrics = results.get("metrics")

@@ -2,18 +2,15 @@
 
 Both shard their work across processes when launched with torchrun
 (``torchrun --nproc_per_node N -m vbench_i2v metrics ...``); only rank 0 prints and writes.
+Metric names, choices and help come from the metric registry.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from vbench_i2v.files import atomic_write_json
-from vbench_i2v.metrics.engine import DEFAULT_METRICS, METRIC_NAMES
-
-EXTRACTORS = ("resnext101-kinetics", "synthetic-probe")
+from vbench_i2v.cli.help import extractor_help, metric_help, metric_list_type, metrics_table
+from vbench_i2v.cli.types import BATCH_SIZE, BOOTSTRAP_REPS, POSITIVE_INT, SEED, InputFile, OutputPath
 
 
 def format_table(result: dict) -> str:
@@ -24,40 +21,85 @@ def format_table(result: dict) -> str:
     return tabulate(rows, headers=["metric", "value", "95% CI", "N"])
 
 
+def _read_labels(path) -> dict:
+    """``{clip: label}`` from a CSV with columns ``clip,label`` (a run folder's clips.csv works)."""
+    import csv
+
+    from vbench_i2v.errors import InputError
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not {"clip", "label"} <= set(reader.fieldnames):
+                raise InputError(f"{path}: expected a CSV with columns clip,label")
+            out = {}
+            for n, row in enumerate(reader, start=2):
+                try:
+                    out[row["clip"]] = int(row["label"])
+                except (TypeError, ValueError):
+                    raise InputError(f"{path}, line {n}: label must be an integer class index, "
+                                     f"got {row['label']!r}") from None
+            return out
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 CSV file") from None
+
+
 @click.command("metrics")
-@click.option("--real", required=True, type=click.Path(exists=True), help="folder of real videos, or a features .npz")
-@click.option("--fake", required=True, type=click.Path(exists=True), help="folder of generated videos, or a features .npz")
-@click.option("--metrics", "metric_list", default=",".join(DEFAULT_METRICS), show_default=True,
-              help=f"comma-separated, from {','.join(METRIC_NAMES)}")
-@click.option("--extractor", type=click.Choice(EXTRACTORS), default="resnext101-kinetics", show_default=True,
-              help="FID/KID features (synthetic-probe only means something on the synthetic dataset)")
-@click.option("--identity", type=click.Choice(("facenet-vggface2", "synthetic-probe")), default=None,
-              help="ACD embedder (default: synthetic-probe with that extractor, else facenet-vggface2)")
+@click.option("--real", type=click.Path(exists=True), default=None, help="folder of real videos, or a features .npz")
+@click.option("--fake", type=click.Path(exists=True), default=None, help="folder of generated videos, or a features .npz")
+@click.option("--metrics", "metric_list", type=metric_list_type(), default=None,
+              help=metric_help("Comma-separated (default: the registry's defaults)"))
+@click.option("--list", "list_metrics", is_flag=True, help="List the registered metrics and exit.")
+@click.option("--extractor", default=None,
+              help=extractor_help("Network for set metrics that do not fix their own (default: each metric's)"))
+@click.option("--identity", default=None,
+              help="ACD embedder: facenet-vggface2 or synthetic-probe (default: synthetic-probe with that "
+                   "extractor, else facenet-vggface2)")
 @click.option("--conditioning", type=click.Path(exists=True, file_okay=False), default=None,
               help="folder of conditioning images keyed like the fake videos (ACD-I); default: first real frame")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the results here")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--batch-size", default=8, show_default=True)
-@click.option("--bootstrap-reps", default=1000, show_default=True, help="resamples for per-video metrics and KID")
-@click.option("--fid-bootstrap-reps", default=100, show_default=True, help="resamples for the FID interval")
-def metrics_cmd(real, fake, metric_list, extractor, identity, conditioning, json_out, seed, device, batch_size,
-                bootstrap_reps, fid_bootstrap_reps):
-    """Score --fake against --real with FID, KID, SSIM, PSNR, ACD-C, ACD-I (95% CI and N each).
+@click.option("--labels", "labels_csv", type=InputFile(), default=None,
+              help="CSV clip,label: the class each fake video was conditioned on (label metrics); "
+                   "a run folder's clips.csv works")
+@click.option("--include-conditioning-frame", is_flag=True,
+              help="paired metrics also score frame 0 (the conditioning frame); default: frames 1..T-1")
+@click.option("--json", "json_out", type=OutputPath("file"), default=None, help="write the results here")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
+@click.option("--batch-size", type=BATCH_SIZE, default=8, show_default=True)
+@click.option("--bootstrap-reps", type=BOOTSTRAP_REPS, default=1000, show_default=True,
+              help="resamples for per-video metrics and KID")
+@click.option("--fid-bootstrap-reps", type=BOOTSTRAP_REPS, default=100, show_default=True,
+              help="resamples for the FID interval")
+@click.option("--kid-subsets", type=POSITIVE_INT, default=100, show_default=True)
+@click.option("--kid-subset-size", type=POSITIVE_INT, default=1000, show_default=True)
+def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, conditioning, labels_csv,
+                include_conditioning_frame, json_out, seed, device, batch_size, bootstrap_reps, fid_bootstrap_reps,
+                kid_subsets, kid_subset_size):
+    """Score --fake against --real with the registered metrics (95% CI and N each).
 
     Under torchrun the videos are split across the processes; the numbers equal one process's.
     """
-    from vbench_i2v import distributed
-    from vbench_i2v.metrics.engine import compute_metrics
+    if list_metrics:
+        click.echo(metrics_table())
+        return
+    from vbench_i2v.errors import InputError
 
+    if real is None or fake is None:
+        raise InputError("vbench metrics: --real and --fake are both required (or --list)")
     import warnings
 
+    from vbench_i2v import distributed
+    from vbench_i2v.files import atomic_write_json
+    from vbench_i2v.metrics.engine import compute_metrics
+
+    labels = _read_labels(labels_csv) if labels_csv else None
     with warnings.catch_warnings():  # each one is in provenance.warnings, printed once below
         warnings.simplefilter("ignore", UserWarning)
         result = compute_metrics(real, fake, metrics=metric_list, extractor=extractor, conditioning=conditioning,
                                  seed=seed, identity=identity, device=device, batch_size=batch_size,
                                  bootstrap_reps=bootstrap_reps, set_bootstrap_reps=fid_bootstrap_reps,
-                                 progress=True)
+                                 kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, labels=labels,
+                                 include_conditioning_frame=include_conditioning_frame, progress=True)
     if not distributed.is_main():
         return  # rank 0 holds the same result and reports it
     click.echo(format_table(result))
@@ -66,26 +108,24 @@ def metrics_cmd(real, fake, metric_list, extractor, identity, conditioning, json
     if "extractor_note" in result["provenance"]:
         click.echo(f"note: {result['provenance']['extractor_note']}", err=True)
     if json_out:
-        atomic_write_json(Path(json_out), result)
+        atomic_write_json(json_out, result)
         click.echo(f"wrote {json_out}")
 
 
 @click.command("features")
 @click.argument("videos", type=click.Path(exists=True, file_okay=False))
-@click.option("--extractor", type=click.Choice(EXTRACTORS), default="resnext101-kinetics", show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE.npz (features, names, mu, sigma)")
+@click.option("--extractor", default="resnext101-kinetics", show_default=True, help=extractor_help("Network"))
+@click.option("--out", required=True, type=OutputPath("file", suffixes=(".npz",)),
+              help="FILE.npz (features, names, mu, sigma)")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--batch-size", default=8, show_default=True)
+@click.option("--batch-size", type=BATCH_SIZE, default=8, show_default=True)
 def features_cmd(videos, extractor, out, device, batch_size):
     """Save per-video features and their mean/covariance, reusable as --real in `vbench metrics`.
 
     Under torchrun the videos are split across the processes and rank 0 writes the file.
     """
-    from vbench_i2v.errors import InputError
-    from vbench_i2v.metrics.engine import features_file
+    from vbench_i2v.metrics.features import features_file
 
-    if not out.endswith(".npz"):
-        raise InputError(f"{out}: the features file must end in .npz")
     ff = features_file(videos, extractor, out, device=device, batch_size=batch_size, progress=True)
     if ff is None:  # not rank 0: rank 0 wrote the file and reports it
         return
