@@ -25,7 +25,7 @@ import numpy as np
 from vbench_i2v import protocol
 from vbench_i2v.datasets import cache as _cache
 from vbench_i2v.errors import DatasetError, VBenchError
-from vbench_i2v.options import Option, OptionError, Schema
+from vbench_i2v.options import OptionError, Schema
 
 
 class DatasetOptionError(OptionError, DatasetError):
