@@ -93,7 +93,10 @@ class IdentityBranch(nn.Module):
 
 
 class SyntheticProbe(nn.Module):
-    """Both branches; ``config`` (saved in the safetensors metadata) rebuilds the same shapes."""
+    """Both branches; ``config`` (saved in the safetensors metadata) rebuilds the same shapes.
+
+    ``identity_width=0`` builds no identity branch (``self.identity is None``): probes trained by
+    ``vbench probes train`` on datasets without faces have nothing to embed per frame."""
 
     def __init__(self, video_width: int = 16, identity_width: int = 16, feature_dim: int = FEATURE_DIM,
                  embed_dim: int = EMBED_DIM, num_classes: int = NUM_EXPRESSIONS):
@@ -101,7 +104,7 @@ class SyntheticProbe(nn.Module):
         self.config = {"video_width": video_width, "identity_width": identity_width, "feature_dim": feature_dim,
                        "embed_dim": embed_dim, "num_classes": num_classes}
         self.video = VideoBranch(video_width, num_classes, feature_dim)
-        self.identity = IdentityBranch(identity_width, embed_dim)
+        self.identity = IdentityBranch(identity_width, embed_dim) if identity_width > 0 else None
 
 
 def build_probe(seed: int = 0, **config) -> SyntheticProbe:
