@@ -37,7 +37,7 @@ DIM = 1280
 NUM_CLASSES = 174  # Something-Something-v2 probe
 ENCODER_PARAMETERS = 633_655_040  # ViT-H/16 incl. the stored 1568 x 1280 pos_embed (631,648,000 without)
 PROBE_PARAMETERS = 19_901_614  # attentive pooler 19,678,720 + 174-way linear head; tests count both by hand
-CPU_BATCH = 4  # ~2.5 GB of fp32 encoder weights; 1568 tokens x 5120 MLP per clip
+CPU_BATCH = 2  # ~2.5 GB fp32 weights; per-clip CPU time measured no better at 2 than at 1 (GEMM-bound)
 
 ENCODER_CONFIG = VideoViTConfig(img_size=224, patch_size=16, num_frames=16, tubelet_size=2, embed_dim=1280,
                                 depth=32, num_heads=16, mlp_ratio=4.0, norm_eps=1e-6, qkv_bias="full",

@@ -22,7 +22,8 @@ def test_published_size_on_meta():
     with torch.device("meta"):
         m = videomae_v2_giant()
     d, hid, n_cls = 1408, 6144, 174
-    per_block = 4 * d + 2 * d + 3 * d * d + (d * d + d) + (d * hid + hid) + (hid * d + d)  # norms, q/v bias, qkv, proj, mlp
+    # norms, q/v bias, qkv, proj, mlp
+    per_block = 4 * d + 2 * d + 3 * d * d + (d * d + d) + (d * hid + hid) + (hid * d + d)
     hand = (d * 3 * 2 * 14 * 14 + d) + 40 * per_block + 2 * d + (d * n_cls + n_cls)
     assert num_parameters(m) == hand == NUM_PARAMETERS == 1_011_855_918
     assert CONFIG.mlp_hidden == hid and CONFIG.num_tokens == 8 * 16 * 16 and len(m.blocks) == 40
