@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from vbench_i2v.cli.types import InputFile, OutputPath
+from vbench_i2v.cli.types import InputFile, NonEmptyPath, OutputPath
 from vbench_i2v.errors import InputError
 from vbench_i2v.leaderboard import (FORMATS, PAPER_CSV, load_paper_csv, measured_boards, plot_boards,
                                     render, reported_boards)
@@ -17,7 +17,7 @@ DEFAULT_RUNS = Path("runs")
 
 
 @click.command("leaderboard")
-@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("runs", nargs=-1, type=NonEmptyPath())
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True,
               help="Output format.")
 @click.option("--out", type=OutputPath("file"),

@@ -68,14 +68,27 @@ class OutputPath(click.Path):
         return Path(path)
 
 
+class NonEmptyPath(click.Path):
+    """:class:`click.Path` that refuses ``""`` (which would silently mean the current folder)."""
+
+    def __init__(self, **kw):
+        kw.setdefault("path_type", Path)
+        super().__init__(**kw)
+
+    def convert(self, value, param, ctx):
+        if not str(value).strip():
+            self.fail("empty path.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def InputFile(**kw) -> click.Path:  # noqa: N802 (reads like a type at the option)
     """An existing, readable file (not a folder)."""
-    return click.Path(exists=True, dir_okay=False, readable=True, path_type=Path, **kw)
+    return NonEmptyPath(exists=True, dir_okay=False, readable=True, **kw)
 
 
 def InputDir(**kw) -> click.Path:  # noqa: N802
     """An existing, readable folder (not a file)."""
-    return click.Path(exists=True, file_okay=False, readable=True, path_type=Path, **kw)
+    return NonEmptyPath(exists=True, file_okay=False, readable=True, **kw)
 
 
 def int_range(low: int, high: int | None = None) -> click.IntRange:
