@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from generator_fakes import one_torch_thread  # noqa: F401 - autouse fixture
+from generator_fakes import TinyDataset, one_torch_thread  # noqa: F401 - autouse fixture
 
 from vbench_i2v import protocol, tensors
 from vbench_i2v.errors import InputError
@@ -277,6 +277,8 @@ def test_save_load_generate_identical(tmp_path, name, variant):
         model.train_step(Batch(videos(2), torch.tensor([0, 1])))
     z = fixed_z(model)
     before = model.generate(images(2), [1, 0], z=z)
+    assert before.shape == (2, 3, T, S, S) and torch.isfinite(before).all() and before.abs().max() <= 1.0
+    assert before.std() > 0
     model.save(tmp_path / "ck")
     meta = json.loads((tmp_path / "ck" / "config.json").read_text())
     assert meta["backend"] == name and meta["num_classes"] == 2 and meta["label_names"] == LABELS
@@ -297,3 +299,20 @@ def test_loading_another_backends_checkpoint_is_a_clear_error(tmp_path, name):
         if other != name:
             with pytest.raises(InputError, match=f"checkpoint is for generator '{name}', not '{other}'"):
                 get_generator(other).load(tmp_path / name)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_shared_training_loop_writes_checkpoint_and_samples(tmp_path, name):
+    """Every trainable backend runs in the one training loop (checkpoint, sample grid, labels kept)."""
+    data = TinyDataset()
+    cls = get_generator(name)
+    torch.manual_seed(0)
+    model = cls(cls.make_config(width=TINY, overrides={"batch_size": 2}), data.num_classes, data.labels, data.name)
+    if not model.trainable:
+        with pytest.raises(InputError, match="has nothing to train"):
+            model.train(data, out=tmp_path / "run", steps=1, progress_bar=False)
+        return
+    out = model.train(data, out=tmp_path / "run", steps=2, progress_bar=False, sample_every=2)
+    assert (out / "model.safetensors").exists() and (out / "samples" / "step_000002.png").exists()
+    loaded = load_checkpoint(out)
+    assert type(loaded) is cls and loaded.label_names == data.labels and loaded.dataset == data.name

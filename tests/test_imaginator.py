@@ -1,4 +1,7 @@
-"""ImaGINator: published layer shapes and parameter counts, every ablation switch, one training step."""
+"""ImaGINator: published layer shapes and parameter counts, every ablation switch, loss weighting.
+
+The checks every backend shares (pinned counts at width 1, generate, a training step per preset,
+save/load, bad inputs) are in tests/test_backend_contract.py."""
 
 from __future__ import annotations
 
@@ -39,8 +42,7 @@ def hand_count_g(k: int, w: float = 1.0) -> int:
 
 
 def test_published_parameter_counts_on_meta_device():
-    counts6 = Imaginator.count_parameters(width=1.0, num_classes=6)
-    assert counts6 == {"G": 75_406_451, "D_V": 11_088_833, "D_I": 2_764_737}
+    # width 1.0 with 6 classes is pinned in tests/test_backend_contract.py (EXPECT)
     assert Imaginator.count_parameters(width=1.0, num_classes=7)["G"] == 75_436_291
     with torch.device("meta"):
         assert count(M.Encoder(1.0, 100)) == 3_577_764
@@ -117,24 +119,6 @@ def test_fusion_makes_the_decoder_see_the_encoder_maps():
     assert maps[0].shape[-1] == 32 and image.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("preset, d_video", [("released", "projection"), ("paper", "projection"),
-                                             ("released", "aux-classifier")])
-def test_one_training_step_changes_weights_with_finite_losses(preset, d_video):
-    torch.manual_seed(0)
-    model = Imaginator(Imaginator.make_config(preset, width=TINY, overrides={"d_video": d_video}), num_classes=3)
-    model.optimizers = model.configure_optimizers()
-    before = {k: {n: p.detach().clone() for n, p in m.named_parameters()} for k, m in model.nets.items()}
-    video = torch.rand(2, 3, 32, 64, 64) * 2 - 1
-    losses = model.train_step(Batch(video, torch.tensor([0, 2])))
-    assert {"loss_d", "loss_g", "l1"} <= set(losses)
-    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
-    for net, params in before.items():
-        changed = [n for n, p in model.nets[net].named_parameters() if not torch.equal(p, params[n])]
-        assert changed, f"{net} did not change"
-    # Both optimisers took exactly one step.
-    assert all(s["step"] == 1 for opt in model.optimizers.values() for s in opt.state_dict()["state"].values())
-
-
 def test_l1_weighting_follows_the_preset():
     """paper: 1e-3 x summed L1 per clip; released: 100 x mean L1 (loss_g - loss_g_adv = weighted L1)."""
     video = torch.rand(2, 3, 32, 64, 64) * 2 - 1
@@ -153,14 +137,6 @@ def test_wrong_labels_always_differ_and_cover_the_others():
     assert (wrong != labels).all() and wrong.min() >= 0 and wrong.max() <= 4
     for k in range(5):
         assert set(wrong[labels == k].tolist()) == set(range(5)) - {k}
-
-
-def test_unlabelled_training_step():
-    torch.manual_seed(0)
-    model = Imaginator(Imaginator.make_config("paper", width=TINY), num_classes=0)
-    model.optimizers = model.configure_optimizers()
-    losses = model.train_step(Batch(torch.rand(2, 3, 32, 64, 64) * 2 - 1, None))
-    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
 
 
 def test_init_follows_released_code():

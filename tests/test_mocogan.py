@@ -1,5 +1,8 @@
 """MoCoGAN: published layer shapes and hand-counted parameters, the content/motion split of the
-per-frame codes, both modes, one training step, save/load, bad inputs, the shared training loop."""
+per-frame codes, both modes, loss weighting.
+
+The checks every backend shares (pinned counts at width 1, generate, a training step and save/load
+in both modes, bad inputs, the shared training loop) are in tests/test_backend_contract.py."""
 
 from __future__ import annotations
 
@@ -7,12 +10,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from generator_fakes import TinyDataset
+from generator_fakes import one_torch_thread  # noqa: F401 - autouse fixture
 from vbench_i2v.errors import InputError
 from vbench_i2v.generators.base import Batch
 from vbench_i2v.generators.mocogan import Mocogan
 from vbench_i2v.generators.mocogan import model as M
-from vbench_i2v.generators.registry import get_generator, load_checkpoint
 
 TINY = 1 / 16
 MODES = ["i2v", "unconditional"]
@@ -46,7 +48,7 @@ def test_parameter_counts_pinned_and_hand_counted():
     default = Mocogan.count_parameters(num_classes=7)  # the CPU default width, as `generators list` shows
     assert Mocogan.Config().width == 0.25
     assert default == {"G": 586_836, "D_I": 42_944, "D_V": 757_184}
-    assert Mocogan.count_parameters(width=1.0, num_classes=7) == {"G": 6_474_132, "D_I": 663_296, "D_V": 11_286_272}
+    # width 1.0 is pinned in tests/test_backend_contract.py (EXPECT)
     for k, w, mode in [(7, 0.25, "i2v"), (7, 1.0, "i2v"), (6, 0.5, "unconditional"), (0, 0.125, "i2v")]:
         got = Mocogan.count_parameters(width=w, num_classes=k, mode=mode)
         assert got == hand_count(k, w, conditional=mode == "i2v"), (k, w, mode)
@@ -125,28 +127,10 @@ def test_content_comes_from_the_image_in_i2v_and_from_noise_unconditionally():
 
 
 # --- generation, training, save/load -------------------------------------------------------
-@pytest.mark.parametrize("mode", MODES)
-def test_output_shape_and_range(mode):
-    model = tiny(mode)
-    out = model.generate(images(), [0, 2], generator=torch.Generator().manual_seed(0))
-    assert out.shape == (2, 3, 32, 64, 64) and out.dtype == torch.float32
-    assert out.min() >= -1 and out.max() <= 1 and out.std() > 0
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_one_training_step_changes_weights_with_finite_losses(mode):
-    model = tiny(mode)
+def test_optimiser_settings():
+    """Adam with the released code's weight decay on G and lr 2e-4 on D (the step itself: contract test)."""
+    model = tiny()
     model.optimizers = model.configure_optimizers()
-    before = {k: {n: p.detach().clone() for n, p in m.named_parameters()} for k, m in model.nets.items()}
-    torch.manual_seed(1)
-    losses = model.train_step(Batch(torch.rand(3, 3, 32, 64, 64) * 2 - 1, torch.tensor([0, 1, 2])))
-    assert {"loss_d", "loss_g", "loss_cls_real", "loss_cls_fake"} <= set(losses)
-    assert ("l1" in losses) == (mode == "i2v")
-    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
-    for net, params in before.items():
-        changed = [n for n, p in model.nets[net].named_parameters() if not torch.equal(p, params[n])]
-        assert changed, f"{net} did not change"
-    assert all(s["step"] == 1 for opt in model.optimizers.values() for s in opt.state_dict()["state"].values())
     assert model.optimizers["G"].defaults["weight_decay"] == 1e-5 and model.optimizers["D"].defaults["lr"] == 2e-4
 
 
@@ -169,20 +153,7 @@ def test_unlabelled_model_has_no_category():
     assert model.generate(images(), None).shape == (2, 3, 32, 64, 64)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_save_load_generate_identical(tmp_path, mode):
-    model = tiny(mode)
-    model.optimizers = model.configure_optimizers()
-    model.train_step(Batch(torch.rand(2, 3, 32, 64, 64) * 2 - 1, torch.tensor([0, 1])))  # move BN stats
-    z = model.sample_z(2, torch.Generator().manual_seed(3))
-    before = model.generate(images(), [1, 2], z=z)
-    model.save(tmp_path / "ckpt")
-    loaded = load_checkpoint(tmp_path / "ckpt")
-    assert isinstance(loaded, Mocogan) and loaded.config == model.config
-    assert torch.equal(loaded.generate(images(), [1, 2], z=z), before)
-
-
-def test_bad_inputs_are_clear_errors(tmp_path):
+def test_bad_config_and_noise_are_clear_errors():
     with pytest.raises(InputError, match="mode must be one of i2v, unconditional"):
         Mocogan(Mocogan.make_config(width=TINY, overrides={"mode": "video"}), 3)
     with pytest.raises(InputError, match="dim_motion must be >= 1"):
@@ -190,20 +161,3 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     model = tiny()
     with pytest.raises(InputError, match=r"z must have shape \(2, 330\)"):
         model.generate(images(), [0, 1], z=torch.zeros(2, 380))
-    with pytest.raises(InputError, match="images must be B x 3 x 64 x 64"):
-        model.generate(torch.zeros(2, 3, 32, 32), [0, 1])
-    with pytest.raises(InputError, match="out of range"):
-        model.generate(images(), [0, 7])
-    get_generator("vgan")(get_generator("vgan").make_config(width=TINY), 3).save(tmp_path / "vgan")
-    with pytest.raises(InputError, match="checkpoint is for generator 'vgan', not 'mocogan'"):
-        Mocogan.load(tmp_path / "vgan")
-
-
-def test_shared_training_loop_writes_checkpoint_and_samples(tmp_path):
-    data = TinyDataset()
-    torch.manual_seed(0)
-    model = Mocogan(Mocogan.make_config(width=TINY, overrides={"batch_size": 2}), data.num_classes, data.labels,
-                    data.name)
-    out = model.train(data, out=tmp_path / "run", steps=2, progress_bar=False, sample_every=2)
-    assert (out / "model.safetensors").exists() and (out / "samples" / "step_000002.png").exists()
-    assert load_checkpoint(out).label_names == data.labels
