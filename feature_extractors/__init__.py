@@ -41,12 +41,14 @@ def _instantiate(spec: ExtractorSpec, device: str, batch_size: int | None):
 
     wf = weights.require(spec.weights.name)
     mod, cls = spec.build.split(":")
-    kwargs = {"device": device}
+    kwargs = {"device": device, **dict(spec.build_kwargs)}
     if batch_size is not None:
         kwargs["batch_size"] = batch_size
     obj = getattr(importlib.import_module(mod), cls)(wf.path, **kwargs)
     obj.weights_sha256 = wf.sha256
+    obj.extra_weights_sha256 = {w.name: weights.require(w.name).sha256 for w in spec.extra_weights}
     obj.spec = spec
+    obj.name = spec.name  # one network class may serve several entries (e.g. FVD routes)
     return obj
 
 

@@ -20,17 +20,17 @@ from __future__ import annotations
 import math
 import re
 import zipfile
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vbench_i2v.feature_extractors.i3d_routes import CONTRACTS, MIN_FRAMES, I3DInputContract  # noqa: F401
+
 NUM_CLASSES = 400
 NUM_PARAMETERS = 12_697_264  # 400 classes; checked by tests/test_i3d.py
 NUM_PUBLISHED_TENSORS = 287  # 57 conv+BN units x 5 tensors + logits weight and bias
-MIN_FRAMES = 9
 BN_EPS = 1e-5  # VideoGPT's port (piergiaj's original uses 1e-3)
 BN_MOMENTUM = 0.001
 
@@ -344,36 +344,7 @@ def load_any(path, map_location="cpu") -> InceptionI3D:
 
 # --- input contracts -----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class I3DInputContract:
-    """How one FVD route turns uint8 ``T x H x W x 3`` clips into network input (data, not code)."""
-
-    route: str
-    side: int  # network input is side x side
-    resize: str  # "short-side-then-center-crop" or "stretch"
-    interpolation: str  # F.interpolate mode, align_corners=False, antialias=False
-    scale_before_resize: bool  # map to the value range before (True) or after resizing
-    value_scale: float  # x * value_scale + value_offset maps 0..255 to [-1, 1]
-    value_offset: float
-    frames: int | None  # None: every frame of the clip; k: the first k consecutive frames
-    min_frames: int
-    covariance: str  # how the route's reference code estimates the covariance
-    n_videos: int | None  # sample size of the route's reported number
-    source: str
-
-
-CONTRACTS = {
-    "fvd": I3DInputContract(
-        route="fvd", side=224, resize="short-side-then-center-crop", interpolation="bilinear",
-        scale_before_resize=True, value_scale=2.0 / 255.0, value_offset=-1.0, frames=None,
-        min_frames=MIN_FRAMES, covariance="unbiased (N-1)", n_videos=None,
-        source="wilson1yan/VideoGPT videogpt/data.py preprocess + videogpt/fvd/fvd.py"),
-    "fvd-styleganv": I3DInputContract(
-        route="fvd-styleganv", side=224, resize="stretch", interpolation="bilinear",
-        scale_before_resize=True, value_scale=2.0 / 255.0, value_offset=-1.0, frames=16,
-        min_frames=16, covariance="biased (1/N)", n_videos=2048,
-        source="universome/stylegan-v src/metrics/frechet_video_distance.py, metric_utils.py, metric_main.py"),
-}
+# The routes as data (torch-free, read by the extractor catalog too): feature_extractors/i3d_routes.py
 
 
 def select_frames(videos, contract: I3DInputContract):

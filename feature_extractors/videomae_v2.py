@@ -22,6 +22,7 @@ import torch
 
 from vbench_i2v.feature_extractors.vit_video import (
     VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames)
+from vbench_i2v.feature_extractors.catalog import EXTRACTORS as EXTRACTOR_CATALOG
 from vbench_i2v.specs import InputContract
 
 NAME = "videomae-v2-g-ssv2"
@@ -35,14 +36,7 @@ CONFIG = VideoViTConfig(img_size=224, patch_size=14, num_frames=16, tubelet_size
                         num_heads=16, mlp_ratio=48 / 11, norm_eps=1e-6, qkv_bias="split",
                         pos_embed="sincos-1d-fixed", output="mean-fc_norm", num_classes=NUM_CLASSES)
 
-CONTRACT = InputContract(
-    frames=16, sampling="first", size=(224, 224),
-    resize="bilinear (torch interpolate, align_corners=False, no antialias) on float [0, 1] pixels, "
-           "aspect ratio not kept",
-    value_range=(0.0, 1.0), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), min_frames=16,
-    note="cd-fvd feeds its loader's 16-frame window (random start); the first 16 frames are the "
-         "deterministic choice here",
-)
+CONTRACT = EXTRACTOR_CATALOG[NAME].contract  # the one copy of the recipe: feature_extractors/catalog.py
 
 
 def videomae_v2_giant(**changes) -> VideoViT:

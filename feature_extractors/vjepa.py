@@ -27,6 +27,7 @@ from torch import nn
 
 from vbench_i2v.feature_extractors.vit_video import (
     Mlp, VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames)
+from vbench_i2v.feature_extractors.catalog import EXTRACTORS as EXTRACTOR_CATALOG
 from vbench_i2v.specs import InputContract
 
 NAME = "vjepa-h16-ssv2"
@@ -46,13 +47,7 @@ PROBE_NORM_EPS = 1e-5  # AttentiveClassifier uses nn.LayerNorm's default
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-CONTRACT = InputContract(
-    frames=16, sampling="first", size=(224, 224),
-    resize="bilinear (torch interpolate, align_corners=False), antialiased when shrinking, aspect ratio not kept",
-    value_range=(0.0, 1.0), mean=IMAGENET_MEAN, std=IMAGENET_STD, min_frames=16,
-    note="JEDi leaves frame choice and resizing to the caller's loader; the encoder's native grid "
-         "(16 x 224 x 224) is used, so no position-table interpolation happens",
-)
+CONTRACT = EXTRACTOR_CATALOG[NAME].contract  # the one copy of the recipe: feature_extractors/catalog.py
 
 
 class CrossAttention(nn.Module):

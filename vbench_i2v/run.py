@@ -183,7 +183,8 @@ def _set_extractors(metrics: list[str], extractor: str) -> dict:
             out[ex.name] = {**ex.spec.provenance(), "weights_sha256": ex.weights_sha256}
             continue
         espec = feature_extractors.extractor_spec(name)
-        out[name] = {**espec.provenance(), "weights_sha256": weights.require(espec.weights.name).sha256}
+        out[name] = {**espec.provenance(), "weights_sha256": weights.require(espec.weights.name).sha256,
+                     "extra_weights_sha256": {w.name: weights.require(w.name).sha256 for w in espec.extra_weights}}
     return out
 
 
@@ -230,7 +231,7 @@ def load_stage(spec: RunSpec) -> LoadedRun:
         "conditioning_per_video": spec.conditioning_per_video, "max_videos": spec.max_videos,
         "seed": spec.seed, "extractor": main[0], "extractor_weights_sha256": main[1]["weights_sha256"],
         "extractors": extractors,
-        "dataset_options": dict(sorted(spec.dataset_options.items())),
+        "dataset_options": ds.provenance()["options"],  # canonical, defaults included
         "dataset_fingerprint": ds.dataset_fingerprint(),
         "paired_frames": "all" if spec.include_conditioning_frame else "predicted",
     }
@@ -374,7 +375,7 @@ def record_stage(loaded: LoadedRun, metric_block: dict, spec: RunSpec, wall_time
             "device": str(loaded.device), "wall_time_s": round(wall_time_s, 3),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": spec.extra.get("command"),
-            "data_root": str(getattr(loaded.dataset, "root", "") or "") or None,
+            "data": loaded.dataset.provenance(),
         },
     }
     distributed.on_main(lambda: write_results(loaded.run_dir, results))

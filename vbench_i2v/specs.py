@@ -94,6 +94,7 @@ class ExtractorSpec:
     batch_size_cpu: int = 8
     comparable_with_published: bool = False  # True only for the networks published numbers use
     extra_weights: tuple[WeightSpec, ...] = ()  # further files the network needs (e.g. a pooler)
+    build_kwargs: tuple[tuple[str, object], ...] = ()  # fixed constructor arguments (e.g. an FVD route)
 
     def provenance(self) -> dict:
         return {"name": self.name, "family": self.family, "dim": self.dim,

@@ -66,6 +66,7 @@ class Mocogan(GeneratorBackend):
     Config = MocoganConfig
     presets = PRESETS
     default_preset = "released"
+    config_choices = {"mode": MODES}
     description = ("MoCoGAN (CVPR 2018) adapted to image-to-video: encoder content code, label category, "
                    "GRU motion, per-frame DCGAN, patch D_I + categorical D_V (mode=unconditional: as published)")
 

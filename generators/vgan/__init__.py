@@ -64,6 +64,7 @@ class Vgan(GeneratorBackend):
     Config = VganConfig
     presets = PRESETS
     default_preset = "released"
+    config_choices = {"mode": MODES}
     description = ("VGAN (NeurIPS 2016) adapted to image-to-video: frame encoder + noise + label code, "
                    "3D foreground/mask + 2D background, 3D D with label fusion (mode=unconditional: as published)")
 

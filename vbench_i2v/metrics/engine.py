@@ -232,7 +232,8 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
             feature_extractors.EXTRACTORS.get(ename) if isinstance(want, str) else None)
         prov["weights"][ename] = fr.weights_sha256 or ff_.weights_sha256
         prov["extractors"][ename] = {**(espec.provenance() if espec is not None else {"name": ename}),
-                                     "weights_sha256": prov["weights"][ename]}
+                                     "weights_sha256": prov["weights"][ename],
+                                     "extra_weights_sha256": getattr(ex, "extra_weights_sha256", {})}
         prov["conversions"] += [f"{side_name}: {c}" for side_name, fs in (("real", fr), ("fake", ff_))
                                 for c in fs.conversions]
         if espec is None or not espec.comparable_with_published:
@@ -276,7 +277,12 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
             builder = s.provenance.get("model_builder")
             if builder is None:
                 raise InputError(f"metric {s.name}: needs a {s.needs_model} model and none can be built")
-            ctx.models[s.needs_model] = builder(extractor, identity, device, ctx)
+            model = ctx.models[s.needs_model] = builder(extractor, identity, device, ctx)
+            mname = getattr(model, "name", s.needs_model)
+            prov["weights"][mname] = getattr(model, "weights_sha256", None)
+            contract = getattr(model, "contract", None)
+            prov.setdefault("models", {})[s.needs_model] = {
+                "name": mname, "contract": contract.as_dict() if hasattr(contract, "as_dict") else None}
 
     def item_for(name: str, fv: np.ndarray) -> Item:
         real_of = (lambda: real_vs.load(name)) if real_vs is not None and name in real_vs else None

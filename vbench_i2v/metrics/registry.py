@@ -43,6 +43,15 @@ METRIC_MODULES = [
     "vbench_i2v.metrics.defs.kid",
     "vbench_i2v.metrics.defs.acd_c",
     "vbench_i2v.metrics.defs.acd_i",
+    "vbench_i2v.metrics.defs.lpips",
+    "vbench_i2v.metrics.defs.lpips_cond",
+    "vbench_i2v.metrics.defs.fid_inf",
+    "vbench_i2v.metrics.defs.fvd",
+    "vbench_i2v.metrics.defs.fvd_styleganv",
+    "vbench_i2v.metrics.defs.kvd",
+    "vbench_i2v.metrics.defs.fvd_inf",
+    "vbench_i2v.metrics.defs.cd_fvd",
+    "vbench_i2v.metrics.defs.jedi",
 ]
 ENTRY_POINT_GROUP = "vbench_i2v.metrics"
 

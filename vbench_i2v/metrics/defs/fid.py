@@ -4,18 +4,11 @@ from vbench_i2v.metrics.registry import MetricSpec, register
 
 
 def _set_level(real, fake, ctx) -> dict:
-    from vbench_i2v.metrics import bootstrap
-    from vbench_i2v.metrics.frechet import frechet_distance, frechet_from_features
+    from vbench_i2v.metrics.defs.set_stats import frechet_with_interval
 
-    n_r, n_f, dim = len(real.features), len(fake.features), real.features.shape[1]
-    value = frechet_distance(real.mu, real.sigma, fake.mu, fake.sigma)
-    if min(n_r, n_f) < dim:
-        ctx.warn(f"FID with fewer videos than feature dimensions (real {n_r}, fake {n_f}, dim {dim}) "
-                 "is strongly biased upwards; compare only at equal N, and see KID")
-    ci = bootstrap.two_sample_ci(lambda cx, cy: frechet_from_features(real.features, fake.features, cx, cy),
-                                 n_r, n_f, seed=ctx.seed, reps=ctx.set_bootstrap_reps, key="fid",
-                                 point=value, lower=0.0)
-    return {"value": value, "ci95": ci, "n": n_f, "n_real": n_r}
+    out = frechet_with_interval(real, fake, ctx, key="fid")
+    out.pop("covariance")
+    return out
 
 
 register(MetricSpec(

@@ -4,17 +4,9 @@ from vbench_i2v.metrics.registry import MetricSpec, register
 
 
 def _set_level(real, fake, ctx) -> dict:
-    from vbench_i2v.metrics import bootstrap
-    from vbench_i2v.metrics.kid import KernelMatrices
-    from vbench_i2v.protocol import rng_for
+    from vbench_i2v.metrics.defs.set_stats import kid_with_interval
 
-    n_r, n_f = len(real.features), len(fake.features)
-    km = KernelMatrices(real.features, fake.features)
-    value = km.subset_kid(ctx.kid_subsets, ctx.kid_subset_size, rng_for(ctx.seed, "kid-subsets"))
-    ci = bootstrap.two_sample_ci(km.weighted_mmd2, n_r, n_f, seed=ctx.seed, reps=ctx.bootstrap_reps, key="kid",
-                                 point=value)
-    return {"value": value, "ci95": ci, "n": n_f, "n_real": n_r, "subsets": ctx.kid_subsets,
-            "subset_size": min(n_r, n_f, ctx.kid_subset_size)}
+    return kid_with_interval(real, fake, ctx, key="kid")
 
 
 register(MetricSpec(
