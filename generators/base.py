@@ -8,7 +8,7 @@ and knows how to build its networks, take one training step, and save/load itsel
 ``model.safetensors`` + ``config.json``. Everything else (the training loop, checkpoints with
 optimiser and RNG state, loss logs, sample grids, resume) lives once in :mod:`.training`.
 
-See ``/work/notes/generator_interface.md`` (mirrored in the README) for how to add a backend.
+See docs/architecture.md ("Add a backend") for how to add a backend.
 """
 
 from __future__ import annotations

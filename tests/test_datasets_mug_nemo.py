@@ -30,7 +30,7 @@ def test_mug_layout_labels_and_42_10_split(tmp_path):
     recs = ds.records()
     assert len(recs) == 52 and len({r.subject for r in recs}) == 52
     by_subject = {r.subject: r for r in recs}
-    # folder names map to the 7 labels of DESIGN (happiness -> happy, ...)
+    # folder names map to the 7 labels of docs/models.md (happiness -> happy, ...)
     assert ds.labels[by_subject["007"].label] == "happy" and ds.labels[by_subject["008"].label] == "sad"
     assert ds.labels[by_subject["002"].label] == "surprise"  # found under session0/
     subj = ds.subjects()

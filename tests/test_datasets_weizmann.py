@@ -1,5 +1,5 @@
 """Weizmann loader: the published <subject>_<action>.avi layout, MoCoGAN's strip layout (tiny
-trees made here, and the real MoCoGAN copy in ../shared/data), splits, clips and bad inputs."""
+trees made here, and the real MoCoGAN copy of the test data when present), splits, clips and bad inputs."""
 
 import warnings
 

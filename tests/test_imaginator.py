@@ -25,7 +25,7 @@ def count(module) -> int:
 
 
 def hand_count_g(k: int, w: float = 1.0) -> int:
-    """G's parameters from DESIGN section 10's layer table, written out by hand."""
+    """G's parameters from docs/models.md, "ImaGINator"'s layer table, written out by hand."""
     s = lambda c: max(1, round(c * w))  # noqa: E731
     conv = lambda cin, cout, kk: cin * cout * kk + cout  # noqa: E731 - weight + bias
     bn = lambda c: 2 * c  # noqa: E731

@@ -31,7 +31,7 @@ def images(b=2, seed=0):
 
 # --- layer shapes and parameter counts -----------------------------------------------------
 def hand_count(k: int, w: float, conditional: bool = True, dc: int = 50, dm: int = 10) -> dict[str, int]:
-    """Parameters from DESIGN section 11's layer list, written out by hand (no biases anywhere)."""
+    """Parameters from docs/models.md, "Baselines"'s layer list, written out by hand (no biases anywhere)."""
     s = lambda c: max(1, round(c * w))  # noqa: E731
     e, g, a, v = [s(c) for c in (64, 128, 256, 512)], [s(c) for c in (512, 256, 128, 64)], \
         [s(c) for c in (64, 128, 256)], [s(c) for c in (64, 128, 256, 512)]

@@ -31,7 +31,7 @@ def images(b=2, seed=0):
 
 # --- layer shapes and parameter counts -----------------------------------------------------
 def hand_count(k: int, w: float, conditional: bool = True, dz: int = 100, dc: int = 100) -> dict[str, int]:
-    """Parameters from DESIGN section 11's layer list, written out by hand (Torch7 layers: with biases)."""
+    """Parameters from docs/models.md, "Baselines"'s layer list, written out by hand (Torch7 layers: with biases)."""
     s = lambda c: max(1, round(c * w))  # noqa: E731
     conv = lambda cin, cout, kk: cin * cout * kk + cout  # noqa: E731
     e, f, b, d = ([s(c) for c in (64, 128, 256, 512)], [s(c) for c in (512, 256, 128, 64)],

@@ -2,7 +2,7 @@
 
 Two modes (config field ``mode``):
 
-- ``i2v`` (default): the image-to-video adaptation of DESIGN section 11 that the ImaGINator paper
+- ``i2v`` (default): the image-to-video adaptation of docs/models.md, "Baselines" that the ImaGINator paper
   compares against: content code from an encoder of the conditioning frame, category = the given
   label, plus ImaGINator's L1 reconstruction term.
 - ``unconditional``: MoCoGAN as published: content code from noise, categories sampled during

@@ -4,7 +4,7 @@ A clip is a sequence of per-frame latents ``[z_C, z_A, z_M(t)]`` each decoded by
 image generator:
 
 - ``z_C`` (content, 50-d) is the same for every frame. Published: Gaussian noise. Image-to-video
-  (``conditional=True``, DESIGN section 11): the output of a 2D conv encoder of the conditioning
+  (``conditional=True``, docs/models.md, "Baselines"): the output of a 2D conv encoder of the conditioning
   frame (ImaGINator's encoder stack, ending in a 50-d vector).
 - ``z_A`` (category) is the label one-hot, the same for every frame (absent for unlabelled data).
 - ``z_M(t)`` (motion, 10-d) is the hidden state of a ``GRUCell(10, 10)`` run for T steps over

@@ -2,7 +2,7 @@
 
 Two modes (config field ``mode``):
 
-- ``i2v`` (default): the adaptation of DESIGN section 11: VGAN's "future generation" encoder of the
+- ``i2v`` (default): the adaptation of docs/models.md, "Baselines": VGAN's "future generation" encoder of the
   input frame, plus noise and the label one-hot in the code, the label fused into the
   discriminator, the first-frame L1 term and ImaGINator's clip L1 term.
 - ``unconditional``: VGAN as published: the code is 100-d noise, no label anywhere. ``generate``

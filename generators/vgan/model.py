@@ -9,7 +9,7 @@ The generator has two streams decoded from one code vector:
 
 and the clip is ``mask * foreground + (1 - mask) * background`` (:func:`compose`).
 
-The code: published, 100-d noise. Image-to-video (``conditional=True``, DESIGN section 11): the
+The code: published, 100-d noise. Image-to-video (``conditional=True``, docs/models.md, "Baselines"): the
 published "future generation" mode's 2D conv encoder of the input frame (ImaGINator's encoder
 stack, ending in a ``dim_code`` vector), concatenated with ``dim_z`` noise and the label one-hot.
 The discriminator is a 3D conv stack (64, 128, 256, 512; kernel 4, stride 2; BN from the second;

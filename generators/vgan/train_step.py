@@ -1,4 +1,4 @@
-"""One VGAN training step: D update, then G update (cvondrick/videogan, plus DESIGN section 11).
+"""One VGAN training step: D update, then G update (cvondrick/videogan, plus docs/models.md, "Baselines").
 
 Adversarial losses are BCE-with-logits on one logit per clip (the published two-way softmax is
 the same thing). G also pays ``mask_weight`` times the mean of its mask (L1 sparsity: the mask is

@@ -21,7 +21,7 @@ from vbench_i2v.video_io import FRAME_EXTS, read_video, walk_folder
 # matched (re.search) against the take folder's path relative to the root, with "/" separators
 DEFAULT_PATTERN = r"(?:^|/)(?P<subject>\d+)/(?:session\d+/)?(?P<label>[A-Za-z]+)/take\d+[^/]*$"
 
-# MUG folder names -> our label names (DESIGN section 4)
+# MUG folder names -> our label names (docs/models.md, "Datasets")
 LABEL_ALIASES = {
     "happiness": "happy", "happy": "happy",
     "sadness": "sad", "sad": "sad",
