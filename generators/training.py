@@ -235,7 +235,9 @@ def load_training_state(backend: GeneratorBackend, out: Path, rank: int = 0) -> 
 
 
 def _first_line(exc: BaseException, limit: int = 160) -> str:
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """The first informative line of an error (torch's load_state_dict puts the detail on line 2)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [type(exc).__name__]
+    text = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
