@@ -33,7 +33,7 @@ def probes_group() -> None:
               help="Training subjects held out for validation (default a fifth; 0 = none).")
 @click.option("--clips-per-video", type=int, default=4, show_default=True,
               help="Seeded 32-frame clips taken from each training video.")
-@click.option("--motionless-fraction", type=float, default=0.25, show_default=True,
+@click.option("--motionless-fraction", type=float, default=0.0, show_default=True,
               help="Share of each batch made frozen/time-shuffled with a uniform class target (0 = off).")
 @click.option("--limit", type=int, default=None,
               help="Train on a seeded subset of this many training videos (a quick probe).")

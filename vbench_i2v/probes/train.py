@@ -286,7 +286,7 @@ def head_logits(model: sp.SyntheticProbe, clips, batch: int = 32, device="cpu") 
 
 def train_probe(ds, *, video_steps: int = 1500, identity_steps: int | None = None, batch: int = 16,
                 identity_batch: int = 64, seed: int = 0, val_subjects: int | None = None, per_video: int = 4,
-                limit: int | None = None, width: int = 16, motionless_fraction: float = 0.25, device="cpu", log=print,
+                limit: int | None = None, width: int = 16, motionless_fraction: float = 0.0, device="cpu", log=print,
                 data: TrainingData | None = None) -> TrainedProbe:
     """Train a probe on ``ds``'s training split. ``identity_steps`` defaults to 800 on face
     datasets and 0 (no identity branch) elsewhere; ``val_subjects`` defaults to a fifth of the
