@@ -461,6 +461,7 @@ _WRONG_TYPES = [
     ("protocol", "frame_step", 1.5), ("protocol", "conditioning_per_video", False),
     ("protocol", "max_videos", 0), ("protocol", "seed", -1), ("protocol", "seed", "0"),
     ("protocol", "extractor", 1), ("protocol", "dataset_options", "none"),
+    ("protocol", "extractors", ["x"]), ("protocol", "dataset_fingerprint", 5), ("protocol", "paired_frames", "some"),
     ("provenance", "package_version", 1), ("provenance", "torch_version", None),
     ("provenance", "device", ["cpu"]), ("provenance", "wall_time_s", "1.5"),
     ("provenance", "wall_time_s", -3), ("provenance", "created", 20260101),
