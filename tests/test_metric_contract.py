@@ -1,0 +1,434 @@
+"""The metric contract, checked for every registered metric (``registry.all_metrics()``).
+
+Each metric's declaration must be valid (kind, direction, decimals, description, network), and its
+value, run through ``vbench_i2v.metrics.engine.compute_metrics`` on small in-memory videos, must
+equal an independent reference written in this file (:data:`REFERENCES`): scikit-image per frame
+for SSIM/PSNR, the ``lpips`` package for LPIPS, ``scipy.linalg.sqrtm`` for the Frechet distances,
+plain loops for the MMD estimators (KID, KVD, JEDi) and for ACD, ``numpy.polyfit`` for the
+1/N extrapolations. A registered metric without a reference fails, so a new metric has to bring one.
+
+Networks are never loaded from published weights here. A metric on a video network or an
+identity embedder runs with a small object injected where the engine builds it
+(``vbench_i2v.feature_extractors.build_video_extractor`` / ``build_identity_embedder``, looked up
+at call time), and its reference computes the statistic on that object's outputs; the test checks
+that the engine asked for the network the metric declares and used the injected one. Metrics on
+networks whose weights are gigabytes (:data:`HEAVY_NETWORKS`) can only be covered that way, and
+their entry must inject. LPIPS runs its real network with a random AlexNet trunk imported through
+the weights registry, against the ``lpips`` package holding the same trunk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from dist_fakes import MeanColourEmbedder, MomentsExtractor
+
+import vbench_i2v.feature_extractors as fx
+from vbench_i2v.catalog import EXTRACTORS
+from vbench_i2v.metrics import registry
+from vbench_i2v.metrics.engine import DEFAULT_EXTRACTOR, compute_metrics
+from vbench_i2v.protocol import rng_for
+
+N, T, H, W = 20, 5, 32, 32  # small, but N >= 10 for the 1/N fits and 32 px for LPIPS's AlexNet taps
+SETTINGS = dict(seed=3, bootstrap_reps=50, set_bootstrap_reps=20, kid_subsets=4, kid_subset_size=1000)
+
+# Scoring networks whose published weights are too big to build in a test (I3D for FVD, the ViT
+# video encoders of cd-FVD and JEDi): metrics on them are covered with an injected extractor only.
+HEAVY_NETWORKS = ("i3d-kinetics400", "i3d-kinetics400-styleganv", "videomae-v2-g-ssv2", "vjepa-h16-ssv2",
+                  "vjepa-h16-ssv2-probe")
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*(deprecated since 0.13):UserWarning")  # lpips' torchvision call
+
+
+# --- inputs -----------------------------------------------------------------------------------
+def make_videos(seed: int = 0):
+    """``real``/``fake`` dicts of uint8 T x H x W x 3; each fake is its real plus noise of its own
+    strength, so per-video values differ and no frame pair is identical (PSNR stays finite)."""
+    rng = np.random.default_rng(seed)
+    real, fake = {}, {}
+    for i in range(N):
+        base = rng.integers(20, 236, (1, H, W, 3)).astype(np.int16)
+        drift = rng.integers(-12, 13, (T, 1, 1, 3)).cumsum(0).astype(np.int16)
+        r = np.clip(base + drift + rng.integers(-8, 9, (T, H, W, 3)), 0, 255).astype(np.uint8)
+        noise = rng.normal(0, 4 + 2 * i, (T, H, W, 3)) + rng.normal(0, 6, (1, 1, 1, 3))
+        real[f"v{i:02d}"] = r
+        fake[f"v{i:02d}"] = np.clip(np.round(r + noise), 0, 255).astype(np.uint8)
+    return real, fake
+
+
+class InjectedMoments(MomentsExtractor):
+    """A 6-d video feature extractor (channel means and stds, centred and scaled to O(1) so the
+    cubic kernels stay well conditioned), standing in for any video network."""
+
+    name = "injected-moments"
+
+    def features(self, videos):
+        return (super().features(videos) - np.array([128.0, 128, 128, 0, 0, 0])) / 32.0
+
+
+class InjectedColour(MeanColourEmbedder):
+    """A per-frame 3-d identity embedding (mean colour), standing in for any face network."""
+
+    name = "injected-colour"
+
+
+@dataclass
+class Case:
+    """What a reference sees: the videos, the frames paired metrics score, the network it injected."""
+
+    real: dict
+    fake: dict
+    frames: np.ndarray
+    net: object = None
+
+
+# --- independent references -------------------------------------------------------------------
+def ssim_reference(c: Case) -> dict:
+    return {k: float(np.mean([structural_similarity(c.fake[k][t], c.real[k][t], gaussian_weights=True, sigma=1.5,
+                                                    use_sample_covariance=False, data_range=255, channel_axis=-1)
+                              for t in c.frames])) for k in c.fake}
+
+
+def psnr_reference(c: Case) -> dict:
+    return {k: float(np.mean([peak_signal_noise_ratio(c.real[k][t], c.fake[k][t], data_range=255)
+                              for t in c.frames])) for k in c.fake}
+
+
+def _lpips_input(frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def lpips_reference(c: Case) -> dict:
+    """The ``lpips`` package (its own AlexNet slices and calibration) on each scored frame pair."""
+    with torch.no_grad():
+        return {k: float(c.net(_lpips_input(c.fake[k][c.frames]), _lpips_input(c.real[k][c.frames])).mean())
+                for k in c.fake}
+
+
+def lpips_cond_reference(c: Case) -> dict:
+    """Each scored frame against the conditioning image (the real partner's first frame)."""
+    with torch.no_grad():
+        return {k: float(c.net(_lpips_input(c.fake[k][c.frames]),
+                               _lpips_input(np.repeat(c.real[k][:1], len(c.frames), 0))).mean())
+                for k in c.fake}
+
+
+def _features(c: Case):
+    names = sorted(c.fake)
+    return (c.net.features(np.stack([c.real[k] for k in names])),
+            c.net.features(np.stack([c.fake[k] for k in names])))
+
+
+def _frechet(x, y, ddof: int = 1) -> float:
+    """||mu_x - mu_y||^2 + tr(S_x + S_y - 2 sqrtm(S_x S_y))."""
+    s1, s2 = np.atleast_2d(np.cov(x, rowvar=False, ddof=ddof)), np.atleast_2d(np.cov(y, rowvar=False, ddof=ddof))
+    root = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * root))
+
+
+def frechet_reference(c: Case) -> float:
+    """Covariances with 1/(N-1) (Video FID, FVD's VideoGPT route)."""
+    return _frechet(*_features(c))
+
+
+def frechet_population_reference(c: Case) -> float:
+    """Covariances with 1/N (stylegan-v's FVD route)."""
+    return _frechet(*_features(c), ddof=0)
+
+
+def cd_fvd_reference(c: Case) -> float:
+    """cd-fvd: features rounded to float32 as its pipeline stores them, covariances with 1/N."""
+    x, y = (a.astype(np.float32).astype(np.float64) for a in _features(c))
+    return _frechet(x, y, ddof=0)
+
+
+def mmd_cubic_unbiased_reference(c: Case) -> float:
+    """Unbiased MMD^2 with k(a, b) = (a.b / d + 1)^3 over all videos (KID, KVD): the test's subset
+    size is >= N with equal N on both sides, so every subset the metric draws is the whole set."""
+    x, y = _features(c)
+    d = x.shape[1]
+    k = lambda a, b: (a @ b / d + 1.0) ** 3  # noqa: E731
+    m, n = len(x), len(y)
+    sxx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    syy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    sxy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return float(sxx + syy - 2 * sxy)
+
+
+def jedi_reference(c: Case) -> dict:
+    """JEDi: 100 x MMD^2 with k(a, b) = (a.b / d)^2; biased (all pairs, the published value) and
+    unbiased (diagonals dropped, reported beside it)."""
+    x, y = _features(c)
+    d = x.shape[1]
+    k = lambda a, b: (a @ b / d) ** 2  # noqa: E731
+    m, n = len(x), len(y)
+    kxx = [[k(x[i], x[j]) for j in range(m)] for i in range(m)]
+    kyy = [[k(y[i], y[j]) for j in range(n)] for i in range(n)]
+    sxy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    biased = sum(map(sum, kxx)) / m**2 + sum(map(sum, kyy)) / n**2 - 2 * sxy
+    unbiased = ((sum(map(sum, kxx)) - sum(kxx[i][i] for i in range(m))) / (m * (m - 1))
+                + (sum(map(sum, kyy)) - sum(kyy[i][i] for i in range(n))) / (n * (n - 1)) - 2 * sxy)
+    return {"value": 100 * biased, "unbiased": 100 * unbiased}
+
+
+def frechet_inf_reference(key: str) -> Callable:
+    """Chong & Forsyth's extrapolation as documented in ``vbench_i2v.metrics.extrapolate``: Frechet
+    of random fake subsets (10 sizes N/5..N, 3 draws each, 1 at N) against the whole real set, line
+    ``a + b/N`` fitted by ``numpy.polyfit``, value = a. The subsets follow the documented seeding
+    (``rng_for(seed, key)`` -> one ``numpy`` generator), so the points are the metric's points."""
+
+    def compute(c: Case) -> dict:
+        x, y = _features(c)
+        rng = np.random.default_rng(int(rng_for(SETTINGS["seed"], key).integers(1 << 31)))
+        ns = np.unique(np.linspace(max(N // 5, 2), N, 10).astype(int))
+        pts = [(n, _frechet(y[np.sort(rng.choice(N, n, replace=False))], x))
+               for n in ns for _ in range(1 if n == N else 3)]
+        slope, intercept = np.polyfit([1 / n for n, _ in pts], [s for _, s in pts], 1)
+        return {"value": float(intercept), "slope": float(slope), "ns": [int(n) for n in ns],
+                "points": [[n, s] for n, s in pts]}
+
+    return compute
+
+
+def acd_c_reference(c: Case) -> dict:
+    """Mean L2 distance over all unordered pairs of frames (every generated frame embedded)."""
+    out = {}
+    for k, v in c.fake.items():
+        e = c.net.embed(v)[0]
+        pairs = [np.sqrt(((e[i] - e[j]) ** 2).sum()) for i in range(len(e)) for j in range(i + 1, len(e))]
+        out[k] = float(np.mean(pairs))
+    return out
+
+
+def acd_i_reference(c: Case) -> dict:
+    """Mean L2 distance of each generated frame to the conditioning image, which without a
+    conditioning folder is the first frame of the real partner video (all frames, whatever the
+    paired-frame setting)."""
+    out = {}
+    for k, v in c.fake.items():
+        e = c.net.embed(v)[0]
+        cond = c.net.embed(c.real[k][:1])[0][0]
+        out[k] = float(np.mean([np.sqrt(((f - cond) ** 2).sum()) for f in e]))
+    return out
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``compute(case)``: a float or a dict of result fields (set metrics), or ``{video: value}``
+    (per-video metrics). ``network``: what the test injects: ``video`` / ``identity`` (an object
+    in place of the engine's builder), ``lpips`` (the real LPIPS network with a random trunk), or
+    None (pixels only; then the engine must build nothing)."""
+
+    compute: Callable
+    network: str | None = None
+    rtol: float = 1e-6
+    atol: float = 1e-9
+
+
+REFERENCES: dict[str, Reference] = {
+    "ssim": Reference(ssim_reference, atol=1e-6),  # the batched filter agrees with skimage to ~1e-7
+    "psnr": Reference(psnr_reference),
+    "lpips": Reference(lpips_reference, network="lpips", rtol=1e-5, atol=1e-6),
+    "lpips-cond": Reference(lpips_cond_reference, network="lpips", rtol=1e-5, atol=1e-6),
+    "fid": Reference(frechet_reference, network="video"),
+    "fid-inf": Reference(frechet_inf_reference("fid-inf"), network="video", rtol=1e-6, atol=1e-6),
+    "kid": Reference(mmd_cubic_unbiased_reference, network="video", rtol=1e-8, atol=1e-10),
+    "fvd": Reference(frechet_reference, network="video"),
+    "fvd-styleganv": Reference(frechet_population_reference, network="video"),
+    "kvd": Reference(mmd_cubic_unbiased_reference, network="video", rtol=1e-8, atol=1e-10),
+    "fvd-inf": Reference(frechet_inf_reference("fvd-inf"), network="video", rtol=1e-6, atol=1e-6),
+    "cd-fvd": Reference(cd_fvd_reference, network="video"),
+    "jedi": Reference(jedi_reference, network="video", rtol=1e-8, atol=1e-12),
+    "acd-c": Reference(acd_c_reference, network="identity"),
+    "acd-i": Reference(acd_i_reference, network="identity"),
+}
+
+METRICS = registry.all_metrics()
+
+
+def reference_for(name: str) -> Reference:
+    spec = METRICS[name]
+    if name not in REFERENCES:
+        heavy = spec.extractor in HEAVY_NETWORKS
+        how = (f"its network {spec.extractor!r} needs big weights, so add an entry that injects a small "
+               "extractor (network='video') and computes the statistic on its features"
+               if heavy else "add an independent reference implementation (a peer package or a hand computation)")
+        pytest.fail(f"metric {name!r} is registered but has no entry in REFERENCES in "
+                    f"tests/test_metric_contract.py: {how}")
+    return REFERENCES[name]
+
+
+# --- declarations -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(METRICS))
+def test_declared_fields_are_valid(name):
+    spec = METRICS[name]
+    assert spec.name == name and re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", name), \
+        f"{name!r}: names are lower case without spaces or commas (parse_metrics lower-cases input)"
+    assert spec.kind in registry.KINDS
+    assert isinstance(spec.higher_is_better, bool) and spec.direction in (1, -1)
+    assert registry.direction(name) == spec.direction and registry.decimals(name) == spec.decimals
+    assert isinstance(spec.decimals, int) and 0 <= spec.decimals <= 8
+    assert isinstance(spec.description, str) and spec.description.strip() and "\n" not in spec.description
+    assert set(spec.needs) <= {"real", "cond", "label"}
+    if spec.kind == "set":
+        assert callable(spec.set_level) and spec.reduction == "features"
+        net = spec.extractor or DEFAULT_EXTRACTOR
+        assert net in EXTRACTORS, f"{name}: extractor {net!r} is not in the extractor catalog"
+        assert spec.needs_model is None
+    else:
+        assert callable(spec.per_video) and spec.reduction == "per-video" and not spec.extractor_fixed
+        if spec.needs_model and spec.needs_model != "identity":
+            assert callable(spec.provenance.get("model_builder")), \
+                f"{name}: a per-video metric needing a {spec.needs_model!r} model declares a model_builder"
+    assert registry.get_metric(name.upper()) is spec  # looked up case-insensitively
+
+
+def test_heavy_networks_are_catalogued():
+    """The exemption list names real catalog entries (a typo here would exempt nothing and hide nothing)."""
+    from vbench_i2v import weights
+
+    for net in HEAVY_NETWORKS:
+        assert net in EXTRACTORS or net in weights.WEIGHTS, net
+
+
+# --- values against the references ------------------------------------------------------------
+def cases():
+    out = []
+    for name, spec in METRICS.items():
+        out.append(pytest.param(name, False, id=name))
+        if spec.kind in ("paired", "conditioned"):
+            out.append(pytest.param(name, True, id=f"{name}-with-frame0"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def lpips_trunk(tmp_path_factory):
+    """A random AlexNet trunk saved in torchvision's key format, and the ``lpips`` package's model
+    holding the same trunk (its own slicing, scaling and v0.1 calibration layers)."""
+    lpips = pytest.importorskip("lpips")
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    features = torchvision.models.alexnet().features
+    path = tmp_path_factory.mktemp("lpips") / "alexnet-features.pth"
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)
+    ref = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
+    for i in range(1, 6):
+        for idx, mod in getattr(ref.net, f"slice{i}").named_children():
+            mod.load_state_dict(features[int(idx)].state_dict())
+    return path, ref.eval()
+
+
+@pytest.fixture
+def injected(monkeypatch, tmp_path, request):
+    """Replace the engine's network builders; record which network names were asked for."""
+    asked = {"video": [], "identity": []}
+    nets = {"video": InjectedMoments(), "identity": InjectedColour()}
+    resolve = fx.resolve_extractor
+
+    def builder(family):
+        def build(name, device="cpu", batch_size=None):
+            asked[family].append(name)
+            return resolve(nets[family] if isinstance(name, str) else name, family)
+        return build
+
+    monkeypatch.setattr(fx, "build_video_extractor", builder("video"))
+    monkeypatch.setattr(fx, "build_identity_embedder", builder("identity"))
+
+    def lpips():
+        """Import the random trunk as ``lpips-alex`` into a fresh weights home (the real loader runs)."""
+        from vbench_i2v import weights
+
+        path, ref = request.getfixturevalue("lpips_trunk")
+        monkeypatch.setenv("VBENCH_I2V_HOME", str(tmp_path / "home"))
+        monkeypatch.setitem(weights.WEIGHTS, "lpips-alex",
+                            dataclasses.replace(weights.WEIGHTS["lpips-alex"], sha256=None, size=None))
+        weights.import_file("lpips-alex", path)
+        return ref
+
+    nets["lpips"] = lpips
+    return nets, asked
+
+
+@pytest.mark.parametrize("name, with_frame0", cases())
+def test_value_equals_the_reference(name, with_frame0, injected):
+    spec = METRICS[name]
+    ref = reference_for(name)
+    nets, asked = injected
+    if spec.extractor in HEAVY_NETWORKS:
+        assert ref.network == "video", f"{name}: a metric on {spec.extractor} must be checked with an injected extractor"
+    net = nets["lpips"]() if ref.network == "lpips" else nets.get(ref.network)
+    real, fake = make_videos()
+    frames = np.arange(T) if with_frame0 else np.arange(1, T)
+    got = compute_metrics(real, fake, metrics=[name], include_conditioning_frame=with_frame0, **SETTINGS)
+    m = got["metrics"][name]
+    want = ref.compute(Case(real, fake, frames, net))
+    # the engine asked for the network the metric declares, and used the injected one
+    if ref.network == "video":
+        assert asked["video"] == [spec.extractor or DEFAULT_EXTRACTOR] and m["extractor"] == net.name
+    elif ref.network == "identity":
+        assert len(asked["identity"]) == 1 and got["provenance"]["identity_embedder"] == net.name
+    else:
+        assert asked == {"video": [], "identity": []}, f"{name} built a network its reference does not inject"
+    if spec.kind == "set":
+        want = want if isinstance(want, dict) else {"value": want}
+        for key, value in want.items():
+            np.testing.assert_allclose(np.asarray(m[key], np.float64), np.asarray(value, np.float64),
+                                       rtol=ref.rtol, atol=ref.atol, err_msg=key)
+        assert m["n"] == N and len(m["ci95"]) == 2 and m["ci95"][0] <= m["ci95"][1]
+    else:
+        assert set(m["per_video"]) == set(want)
+        for k in want:
+            assert m["per_video"][k] == pytest.approx(want[k], rel=ref.rtol, abs=ref.atol), k
+        assert m["value"] == pytest.approx(np.mean(list(want.values())), rel=ref.rtol, abs=ref.atol)
+        assert m["n"] == N and m["ci95"][0] <= m["value"] <= m["ci95"][1]
+        assert np.ptp(list(want.values())) > 0, "test videos must give different per-video values"
+    assert np.isfinite(m["value"])
+
+
+def test_references_are_not_vacuous():
+    """The inputs are far enough apart that each statistic is well away from its no-difference value."""
+    real, fake = make_videos()
+    case = Case(real, fake, np.arange(1, T), InjectedMoments())
+    x, y = _features(case)
+    assert frechet_reference(case) > 0.05 and mmd_cubic_unbiased_reference(case) > 0.05
+    assert jedi_reference(case)["value"] > 1e-3
+    assert 0.1 < np.mean(list(ssim_reference(case).values())) < 0.99
+    same = Case(real, real, np.arange(1, T), InjectedMoments())
+    assert abs(frechet_reference(same)) < 1e-9 * np.trace(np.cov(x, rowvar=False))
+    ident = Case(real, fake, np.arange(T), InjectedColour())
+    assert min(acd_c_reference(ident).values()) > 0 and min(acd_i_reference(ident).values()) > 0
+    # the covariance normalisers really differ at this N (so 1/N vs 1/(N-1) would be caught)
+    assert abs(frechet_population_reference(case) - frechet_reference(case)) > 1e-3 * frechet_reference(case)
+
+
+@pytest.mark.parametrize("name", [n for n, s in METRICS.items() if s.kind == "set" and not s.extractor_fixed])
+def test_set_metric_takes_an_extractor_object(name, injected):
+    """``extractor=`` accepts a built object (the probe/plugin route): same value, its name recorded."""
+    _, asked = injected
+    real, fake = make_videos(1)
+    obj = InjectedMoments()
+    obj.name = "passed-in"
+    got = compute_metrics(real, fake, metrics=[name], extractor=obj, **SETTINGS)
+    assert asked["video"] == [obj]  # the object itself went to the builder, no name
+    assert got["metrics"][name]["extractor"] == "passed-in"
+    want = reference_for(name).compute(Case(real, fake, np.arange(1, T), obj))
+    want = want if isinstance(want, dict) else {"value": want}
+    assert got["metrics"][name]["value"] == pytest.approx(want["value"], rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", [n for n, s in METRICS.items() if s.kind == "set" and s.extractor_fixed])
+def test_fixed_extractor_metric_ignores_extractor_argument(name, injected):
+    """A metric defined on one network (``extractor_fixed``) asks for that network whatever ``--extractor`` says."""
+    _, asked = injected
+    real, fake = make_videos(1)
+    compute_metrics(real, fake, metrics=[name], extractor="synthetic-probe", **SETTINGS)
+    assert asked["video"] == [METRICS[name].extractor]
