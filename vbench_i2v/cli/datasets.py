@@ -6,10 +6,6 @@ from pathlib import Path
 
 import click
 
-from vbench_i2v.datasets import dataset_names, get_dataset
-from vbench_i2v.files import atomic_write_csv
-from vbench_i2v.video_io import video_file_name, write_video
-
 CLIP_COLUMNS = ["clip", "label", "label_name", "subject", "source", "start_frame"]
 
 
@@ -46,6 +42,8 @@ def datasets_group() -> None:
               help="Folder holding one sub-folder per dataset (default $VBENCH_I2V_DATA).")
 def list_cmd(data_root) -> None:
     """Every registered dataset, its labels, and whether its data is present."""
+    from vbench_i2v.datasets import dataset_names, get_dataset
+
     for name in dataset_names():
         root = None if data_root is None else Path(data_root) / name
         ds = get_dataset(name, data_root=root)
@@ -69,6 +67,8 @@ def options_cmd(name) -> None:
 
 def write_clips_csv(path: Path, rows: list[dict]) -> None:
     """Write ``clips.csv`` atomically (the table every clip folder carries)."""
+    from vbench_i2v.files import atomic_write_csv
+
     atomic_write_csv(path, CLIP_COLUMNS, rows)
 
 
@@ -86,6 +86,9 @@ def write_clips_csv(path: Path, rows: list[dict]) -> None:
 def export_cmd(name, split, out_dir, limit, per_video, fmt, seed, data_root, options) -> None:
     """Write the protocol's 32-frame 64x64 clips of a split, plus clips.csv."""
     from tqdm import tqdm
+
+    from vbench_i2v.datasets import get_dataset
+    from vbench_i2v.video_io import video_file_name, write_video
 
     ds = get_dataset(name, data_root=data_root, seed=seed, **parse_dataset_options(options, name))
     refs = ds.clips(split, per_video=per_video, seed=seed, limit=limit)

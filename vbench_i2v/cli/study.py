@@ -5,11 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
-from tqdm import tqdm
 
 from vbench_i2v.cli.types import FPS, FRACTION, SEED, TEXT, InputDir, InputFile, OutputPath, int_range
 from vbench_i2v.study.export import DEFAULT_QUESTION, export_study
-from vbench_i2v.study.score import format_report, score_study
 
 
 @click.group("study")
@@ -37,6 +35,8 @@ def study_group() -> None:
 def export_cmd(runs, pairs, out_dir, include_real, seed, fmt, attention_rate, scale, fps, question,
                allow_tie, fixed_order, force) -> None:
     """Write blinded side-by-side pairs of RUNS, key.csv, pairs.csv and the rater page index.html."""
+    from tqdm import tqdm
+
     bar = None
 
     def progress(done, total):
@@ -74,6 +74,8 @@ def export_cmd(runs, pairs, out_dir, include_real, seed, fmt, attention_rate, sc
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the bootstrap.")
 def score_cmd(study_dir, responses, min_attention, fmt, n_boot, seed) -> None:
     """Preference per method pair (Wilson 95% CI, binomial test) and a Bradley-Terry ranking."""
+    from vbench_i2v.study.score import format_report, score_study  # scipy: only when scoring
+
     result = score_study(study_dir, responses, min_attention=min_attention, n_boot=n_boot, seed=seed)
     if fmt != "markdown":
         for e in result.excluded:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
-import torch
 
 from vbench_i2v.cli.datasets import dataset_option
 from vbench_i2v.errors import InputError
@@ -56,6 +54,8 @@ def train_cmd(generator_name, dataset_name, data_root, options, preset, width, s
     Under torchrun (``torchrun --nproc_per_node N -m vbench_i2v train ...``) the run is data-parallel:
     --batch-size is per process, --steps counts global steps, and only rank 0 prints and writes.
     """
+    import torch
+
     from vbench_i2v import distributed
     from vbench_i2v.datasets import get_dataset, parse_dataset_options
     from vbench_i2v.generators import training
@@ -147,6 +147,9 @@ def _check_dataset_record(out: Path, dataset, resume: bool, main: bool) -> None:
               help="FILE.mp4 or FILE.gif; with --num > 1, FILE_000.mp4 ...")
 def generate_cmd(checkpoint, image, label, num, seed, device, resize, out_path) -> None:
     """Generate clip(s) from one conditioning image and a label."""
+    import numpy as np
+    import torch
+
     from vbench_i2v import protocol, tensors
     from vbench_i2v.generators.registry import load_checkpoint
     from vbench_i2v.video_io import read_image, write_video
