@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("vbench_i2v.cli.metrics:metrics_cmd", "Score generated videos against real ones."),
     "probes": ("vbench_i2v.cli.probes:probes_group", "Train probe networks on a dataset's training split."),
     "run": ("vbench_i2v.cli.run:run_cmd", "Generate a dataset's test clips with a generator, score, record."),
+    "sanity": ("vbench_i2v.cli.sanity:sanity_cmd", "How every metric responds to controlled corruptions of real videos."),
     "study": ("vbench_i2v.cli.study:study_group", "Rater studies: pairwise preference between methods."),
     "train": ("vbench_i2v.cli.train:train_cmd", "Train a generator on a dataset's training split."),
     "weights": ("vbench_i2v.cli.weights:weights_group", "List, download or import weight files."),
