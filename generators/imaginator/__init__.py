@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -37,6 +37,11 @@ class ImaginatorConfig(GeneratorConfig):
     l1_weight: float = 100.0
     l1_mean: bool = True  # True: mean absolute error; False: summed per clip, averaged over the batch
     wrong_label: bool = False  # Algorithm 1's wrong-label negatives for D_V
+    # G's label input: one-hot x label_scale at every decoder level (1.0 = released code; see
+    # docs/imaginator-label-path.md). No weights depend on it.
+    label_scale: float = field(default=1.0, metadata={"min": 0.0})
+    # weight of G's adversarial terms (1.0 = published; 0 = L1 regression only, D not trained)
+    adv_weight: float = field(default=1.0, metadata={"min": 0.0})
 
 
 PRESETS = {
@@ -64,7 +69,7 @@ class Imaginator(GeneratorBackend):
         if c.d_video not in ("projection", "aux-classifier"):
             raise InputError(f"imaginator: d_video must be projection or aux-classifier, got {c.d_video!r}")
         nets = M.build_networks(num_classes, c.width, c.dim_z, c.dim_a, c.conv, c.fusion, c.noise,
-                                c.d_image, c.d_video)
+                                c.d_image, c.d_video, label_scale=c.label_scale)
         self.nets["G"], self.nets["D_V"] = nets.G, nets.D_V
         if nets.D_I is not None:
             self.nets["D_I"] = nets.D_I

@@ -4,7 +4,7 @@ G = 2D encoder of the conditioning image + decoder of transposed (1+2)D blocks. 
 level the encoder's map of the same size (repeated along time) and the label one-hot (broadcast
 over time and space) are concatenated to the features: "spatio-temporal fusion". D_V judges
 whole clips (label fused after its first layer), D_I single frames. Layer shapes follow the
-released code (DESIGN section 10): at ``width=1`` with 6 classes G has 75,406,451 parameters,
+released code (docs/models.md, "ImaGINator"): at ``width=1`` with 6 classes G has 75,406,451 parameters,
 D_V 11,088,833 and D_I 2,764,737. ``width`` scales every channel count.
 
 Ablations (the paper's Tables 2, 5, 6): ``conv="3d"`` (one full transposed 3D conv per block,
@@ -108,9 +108,11 @@ class Generator(nn.Module):
     """(image, one-hot label, z) -> clip 3 x 32 x 64 x 64 in [-1, 1]."""
 
     def __init__(self, num_classes: int, width: float = 1.0, dim_z: int = 512, dim_a: int = 100,
-                 conv: str = "1+2d", fusion: bool = True, noise: bool = True, widen_3d: float | None = None):
+                 conv: str = "1+2d", fusion: bool = True, noise: bool = True, widen_3d: float | None = None,
+                 label_scale: float = 1.0):
         super().__init__()
         self.num_classes, self.fusion = num_classes, fusion
+        self.label_channels, self.label_scale = num_classes, float(label_scale)
         self.dim_z = scaled(dim_z, width) if noise else 0
         self.encoder = Encoder(width, scaled(dim_a, width))
         if conv == "3d" and widen_3d is None:
@@ -129,7 +131,7 @@ class Generator(nn.Module):
     def forward(self, image: torch.Tensor, label: torch.Tensor | None, z: torch.Tensor | None) -> torch.Tensor:
         b = image.shape[0]
         *maps, p = self.encoder(image)  # maps: 32x32 ... 4x4
-        y = one_hot(label, self.num_classes, b, image)
+        y = self.label_code(label, b, image)
         code = [z] if self.dim_z else []
         x = torch.cat(code + [y, p.flatten(1)], dim=1)[:, :, None, None, None]  # 1x1x1 volume
         for i, block in enumerate(self.blocks):
@@ -137,6 +139,15 @@ class Generator(nn.Module):
             if i < len(self.blocks) - 1:
                 x = fuse(x, maps[-1 - i], y) if self.fusion else fuse(x, y)
         return x
+
+    def label_code(self, label: torch.Tensor | None, batch: int, like: torch.Tensor) -> torch.Tensor:
+        """What the decoder is given for the label at every level: B x ``label_channels``.
+
+        The one-hot times ``label_scale`` (1.0: the released code). No parameters depend on the
+        scale, so a checkpoint loads under any value; 1.0 reproduces it exactly.
+        """
+        y = one_hot(label, self.num_classes, batch, like)
+        return y * self.label_scale if self.label_scale != 1.0 else y
 
 
 @lru_cache(maxsize=64)
@@ -233,9 +244,9 @@ class Networks:
 
 def build_networks(num_classes: int, width: float = 1.0, dim_z: int = 512, dim_a: int = 100, conv: str = "1+2d",
                    fusion: bool = True, noise: bool = True, d_image: bool = True,
-                   d_video: str = "projection") -> Networks:
+                   d_video: str = "projection", label_scale: float = 1.0) -> Networks:
     nets = Networks(
-        G=Generator(num_classes, width, dim_z, dim_a, conv, fusion, noise),
+        G=Generator(num_classes, width, dim_z, dim_a, conv, fusion, noise, label_scale=label_scale),
         D_V=VideoDiscriminator(num_classes, width, aux_classifier=d_video == "aux-classifier"),
         D_I=ImageDiscriminator(width) if d_image else None,
     )

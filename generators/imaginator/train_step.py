@@ -4,7 +4,9 @@ Losses are BCE-with-logits. The ``paper`` preset follows Algorithm 1: D_V also s
 with a wrong label as negatives, ``0.5 * [BCE(real, wrong label -> 0) + BCE(fake -> 0)]``; the
 reconstruction term is the summed L1 per clip (averaged over the batch) times 1e-3. The
 ``released`` preset follows the released code: no wrong-label term, L1 as a mean times 100.
-D_I sees one random frame of each real and each generated clip.
+D_I sees one random frame of each real and each generated clip. ``adv_weight`` scales G's
+adversarial terms; at 0 the step is plain L1 regression and the discriminators are not updated
+(their logged losses read 0).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def train_step(model, batch) -> dict[str, float]:
     with model.autocast():
         fake = g(image, labels, z)
 
+    if cfg.adv_weight == 0:
+        return l1_only_step(cfg, opt, fake, real)
+
     # --- discriminators -------------------------------------------------------------------
     opt["D"].zero_grad(set_to_none=True)
     with model.autocast():
@@ -77,7 +82,7 @@ def train_step(model, batch) -> dict[str, float]:
             loss_adv = loss_adv + bce(d_i(random_frames(fake, frame_idx)), True)
         diff = (fake.float() - real.float()).abs()
         l1 = diff.mean() if cfg.l1_mean else diff.flatten(1).sum(1).mean()
-        loss_g = loss_adv + cfg.l1_weight * l1
+        loss_g = cfg.adv_weight * loss_adv + cfg.l1_weight * l1
     loss_g.backward()
     opt["G"].step()
 
@@ -85,3 +90,15 @@ def train_step(model, batch) -> dict[str, float]:
            "l1": diff.mean().item(), "d_real": torch.sigmoid(real_logit.float()).mean().item(),
            "d_fake": torch.sigmoid(fake_logit.float()).mean().item()}
     return out
+
+
+def l1_only_step(cfg, opt, fake, real) -> dict[str, float]:
+    """The ``adv_weight == 0`` step: G minimises the weighted L1 alone (same log columns)."""
+    opt["G"].zero_grad(set_to_none=True)
+    diff = (fake.float() - real.float()).abs()
+    l1 = diff.mean() if cfg.l1_mean else diff.flatten(1).sum(1).mean()
+    loss_g = cfg.l1_weight * l1
+    loss_g.backward()
+    opt["G"].step()
+    return {"loss_d": 0.0, "loss_g": loss_g.item(), "loss_g_adv": 0.0, "l1": diff.mean().item(),
+            "d_real": 0.0, "d_fake": 0.0}
