@@ -16,10 +16,13 @@ import importlib
 from dataclasses import replace
 from pathlib import Path
 
-from vbench_i2v.feature_extractors.catalog import EXTRACTORS, IDENTITY_EMBEDDERS
+from vbench_i2v.catalog import EXTRACTORS, IDENTITY_EMBEDDERS
 from vbench_i2v.specs import ExtractorSpec, InputContract, WeightSpec
 
 VIDEO_EXTRACTORS = EXTRACTORS  # names of the video feature extractors (kept for older callers)
+# Loaders of extractor folders (trained probes), "module:function(path, device=)": resolved by
+# name so this package never imports the code that trains them.
+FOLDER_LOADERS = ["vbench_i2v.probes.folder:load_probe_folder"]
 
 
 def _table(family: str) -> dict[str, ExtractorSpec]:
@@ -74,10 +77,13 @@ def resolve_extractor(what, family: str = "video", device: str = "cpu", batch_si
             what.weights_sha256 = None
         return what
     text = str(what)
-    if text not in _table(family) and Path(text).is_dir():
-        from vbench_i2v.probes import load_probe_folder  # a probe trained by `vbench probes train`
+    if text not in _table(family) and Path(text).is_dir():  # e.g. a probe from `vbench probes train`
+        mod, fn = FOLDER_LOADERS[0].split(":")
+        if family != "video":
+            from vbench_i2v.errors import InputError
 
-        obj = load_probe_folder(Path(text), device=device, family=family)
+            raise InputError(f"{text}: a probe folder gives video features, not a {family} embedder")
+        obj = getattr(importlib.import_module(mod), fn)(Path(text), device=device)
         return resolve_extractor(obj, family)
     return _instantiate(extractor_spec(text, family), device, batch_size)
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vbench_i2v.feature_extractors.i3d_routes import CONTRACTS, MIN_FRAMES, I3DInputContract  # noqa: F401
+from vbench_i2v.i3d_routes import CONTRACTS, MIN_FRAMES, I3DInputContract  # noqa: F401
 
 NUM_CLASSES = 400
 NUM_PARAMETERS = 12_697_264  # 400 classes; checked by tests/test_i3d.py
@@ -344,7 +344,7 @@ def load_any(path, map_location="cpu") -> InceptionI3D:
 
 # --- input contracts -----------------------------------------------------------------------------
 
-# The routes as data (torch-free, read by the extractor catalog too): feature_extractors/i3d_routes.py
+# The routes as data (torch-free, read by the extractor catalog too): vbench_i2v/i3d_routes.py
 
 
 def select_frames(videos, contract: I3DInputContract):

@@ -22,7 +22,7 @@ import torch
 
 from vbench_i2v.feature_extractors.vit_video import (
     VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames)
-from vbench_i2v.feature_extractors.catalog import EXTRACTORS as EXTRACTOR_CATALOG
+from vbench_i2v.catalog import EXTRACTORS as EXTRACTOR_CATALOG
 from vbench_i2v.specs import InputContract
 
 NAME = "videomae-v2-g-ssv2"
@@ -36,7 +36,7 @@ CONFIG = VideoViTConfig(img_size=224, patch_size=14, num_frames=16, tubelet_size
                         num_heads=16, mlp_ratio=48 / 11, norm_eps=1e-6, qkv_bias="split",
                         pos_embed="sincos-1d-fixed", output="mean-fc_norm", num_classes=NUM_CLASSES)
 
-CONTRACT = EXTRACTOR_CATALOG[NAME].contract  # the one copy of the recipe: feature_extractors/catalog.py
+CONTRACT = EXTRACTOR_CATALOG[NAME].contract  # the one copy of the recipe: vbench_i2v/catalog.py
 
 
 def videomae_v2_giant(**changes) -> VideoViT:

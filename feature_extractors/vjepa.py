@@ -27,7 +27,7 @@ from torch import nn
 
 from vbench_i2v.feature_extractors.vit_video import (
     Mlp, VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames)
-from vbench_i2v.feature_extractors.catalog import EXTRACTORS as EXTRACTOR_CATALOG
+from vbench_i2v.catalog import EXTRACTORS as EXTRACTOR_CATALOG
 from vbench_i2v.specs import InputContract
 
 NAME = "vjepa-h16-ssv2"
@@ -47,7 +47,7 @@ PROBE_NORM_EPS = 1e-5  # AttentiveClassifier uses nn.LayerNorm's default
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-CONTRACT = EXTRACTOR_CATALOG[NAME].contract  # the one copy of the recipe: feature_extractors/catalog.py
+CONTRACT = EXTRACTOR_CATALOG[NAME].contract  # the one copy of the recipe: vbench_i2v/catalog.py
 
 
 class CrossAttention(nn.Module):

@@ -547,9 +547,6 @@ def test_paper_csv_bad_number(tmp_path):
     assert_one_error_line(*invoke(["leaderboard", "--paper-csv", f], tmp_path), (str(f),))
 
 
-@pytest.mark.xfail(strict=True, reason="vbench_i2v/leaderboard.py: load_paper_csv must refuse empty, non-UTF-8 "
-                                       "and ragged files (pandas takes extra fields in the first row as an index "
-                                       "without a word); read it with vbench_i2v.study.score.read_table")
 @pytest.mark.parametrize("content", ["", b"\xff\xfe\x00", "ragged"], ids=["empty", "binary", "ragged"])
 def test_paper_csv_unreadable(tmp_path, content):
     from vbench_i2v.leaderboard import PAPER_COLUMNS
@@ -568,8 +565,6 @@ def test_weights_bad_names_and_files(tmp_path):
     assert_one_error_line(*invoke(["weights", "fetch", ""], tmp_path), ("must not be empty",))
 
 
-@pytest.mark.xfail(strict=True, reason="vbench_i2v/weights.py: expected_sha256 must read the record with "
-                                       "vbench_i2v.files.read_sha256_record (an empty FILE.sha256 is an IndexError)")
 def test_weights_empty_sha256_record(tmp_path):
     from vbench_i2v import weights as W
 

@@ -111,7 +111,7 @@ def test_bad_inputs_give_clear_errors(tmp_path, fake_nets):
     with pytest.raises(InputError, match="v00: .*equal frame counts"):
         compute_metrics(real, fake, metrics="ssim")
     with pytest.raises(InputError, match="unknown metric"):
-        compute_metrics(real, fake, metrics="fvd")
+        compute_metrics(real, fake, metrics="fvd-typo")
 
 
 def test_nan_features_are_refused(tmp_path, monkeypatch):

@@ -222,7 +222,9 @@ def load_paper_csv(path: str | os.PathLike | None = None) -> pd.DataFrame:
     path = Path(path) if path is not None else PAPER_CSV
     if not path.is_file():
         raise InputError(f"{path}: reported-numbers file not found")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    from vbench_i2v.tables import read_table
+
+    frame = read_table(path, "reported-numbers file")
     if tuple(frame.columns) != PAPER_COLUMNS:
         raise InputError(f"{path}: columns must be {', '.join(PAPER_COLUMNS)}; got {', '.join(frame.columns)}")
     try:

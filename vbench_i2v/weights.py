@@ -16,16 +16,16 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from vbench_i2v.files import atomic_write_text, sha256_file, temp_beside
+from vbench_i2v.files import atomic_write_text, read_sha256_record, sha256_file, temp_beside
 from vbench_i2v.errors import WeightsError
-from vbench_i2v.feature_extractors.catalog import all_weight_specs
+from vbench_i2v.catalog import all_weight_specs
 from vbench_i2v.specs import WeightSpec
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 # Every weight file the catalogued extractors carry (their specs live beside the input contract in
-# feature_extractors/catalog.py); ``register`` adds others (plugins, tests).
+# vbench_i2v/catalog.py); ``register`` adds others (plugins, tests).
 WEIGHTS: dict[str, WeightSpec] = dict(all_weight_specs())
 
 
@@ -66,10 +66,12 @@ def names() -> list[str]:
 
 def _packaged_path(s: WeightSpec) -> Path:
     # shipped files sit under the vbench_i2v import name (feature_extractors/ maps to vbench_i2v.feature_extractors)
-    from vbench_i2v.feature_extractors import catalog
+    import importlib.util
 
     rel = Path(s.packaged)
-    return Path(catalog.__file__).resolve().parent.joinpath(*rel.parts[1:])
+    # find_spec locates the subpackage's folder without running its __init__ (no import circle)
+    folder = importlib.util.find_spec("vbench_i2v.feature_extractors").submodule_search_locations[0]
+    return Path(folder).resolve().joinpath(*rel.parts[1:])
 
 
 def local_path(name: str) -> Path:
@@ -87,7 +89,7 @@ def expected_sha256(name: str) -> str | None:
     if s.sha256:
         return s.sha256
     rec = _recorded_hash_path(local_path(name))
-    return rec.read_text().split()[0] if rec.exists() else None
+    return read_sha256_record(rec) if rec.exists() else None
 
 
 def _how_to_get(s: WeightSpec) -> str:

@@ -34,7 +34,7 @@ def metric_list_type() -> MetricList:
 
 
 def extractor_help(prefix: str) -> str:
-    from vbench_i2v.feature_extractors.catalog import EXTRACTORS
+    from vbench_i2v.catalog import EXTRACTORS
 
     return f"{prefix}: {', '.join(EXTRACTORS)}, or a probe folder from `vbench probes train`."
 

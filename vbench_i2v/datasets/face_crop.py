@@ -100,7 +100,7 @@ def find_face_box(frames: np.ndarray, source: str = "video") -> tuple[int, int, 
 
 def crop_faces(frames: np.ndarray, size: int, source: str = "video") -> np.ndarray:
     """uint8 ``T x H x W x 3`` -> uint8 ``T x size x size x 3`` face crops (one box per video)."""
-    from vbench_i2v.datasets.base import resize_frames
+    from vbench_i2v.datasets.frames import resize_frames
 
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:

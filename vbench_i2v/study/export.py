@@ -85,7 +85,7 @@ def _text_or_none(results: dict, section: str, key: str, where: Path) -> str | N
 
 def load_run(path) -> StudyRun:
     """Read ``results.json`` and ``clips.csv`` of a ``vbench run`` directory (fields used are checked)."""
-    from vbench_i2v.study.score import read_table
+    from vbench_i2v.tables import read_table
 
     root = Path(path)
     if not root.is_dir():

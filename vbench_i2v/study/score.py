@@ -11,7 +11,6 @@ percentile intervals from a seeded bootstrap over raters.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from vbench_i2v.errors import InputError
 from vbench_i2v.files import os_reason
 from vbench_i2v.protocol import rng_for
 from vbench_i2v.study.export import CHECK_REAL
+from vbench_i2v.tables import read_table  # noqa: F401 - part of this module's API
 
 CHOICES = ("left", "right", "tie")
 
@@ -30,15 +30,11 @@ CHOICES = ("left", "right", "tie")
 # ---------------------------------------------------------------- statistics
 
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a proportion k/n (stays inside [0, 1], sane at small n)."""
+    """Wilson score interval for a proportion k/n (stays inside [0, 1], sane at small n): scipy's."""
     if n == 0:
         return (float("nan"), float("nan"))
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))
 
 
 def binomial_p_value(k: int, n: int) -> float:
@@ -76,53 +72,6 @@ def bradley_terry(wins: np.ndarray, prior: float = 0.5, tol: float = 1e-10,
 
 
 # ---------------------------------------------------------------- inputs
-
-def read_table(path, what: str) -> pd.DataFrame:
-    """A CSV read as text, every row checked to have the header's field count.
-
-    Read with the csv module, not pandas: pandas silently turns extra fields in the first data
-    row into an index. Line numbers in ``_first_bad`` assume one line per row (no quoted newlines),
-    so a quoted newline is refused too. Unreadable or malformed files raise one line naming them.
-    """
-    import csv
-
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a {what} (.csv)")
-    if not path.is_file():
-        raise InputError(f"{path}: no such {what}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a CSV {what} (not UTF-8 text)") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({os_reason(exc)})") from None
-    import io
-
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows = []
-    try:
-        for row in reader:
-            if any("\n" in f or "\r" in f for f in row):
-                raise InputError(f"{path}, line {reader.line_num}: a field holds a line break")
-            rows.append(row)
-    except csv.Error as exc:
-        raise InputError(f"{path}, line {reader.line_num}: not a valid CSV {what} ({exc})") from None
-    while rows and not rows[-1]:
-        rows.pop()  # trailing blank lines are harmless
-    if not rows:
-        raise InputError(f"{path}: empty file, expected a {what} with a header row")
-    header, body = rows[0], rows[1:]
-    if any(not c.strip() for c in header) or len(set(header)) != len(header):
-        raise InputError(f"{path}, line 1: header names must be non-empty and distinct, got {','.join(header)!r}")
-    for n, row in enumerate(body, start=2):
-        if not row:
-            raise InputError(f"{path}, line {n}: blank line inside the table")
-        if len(row) != len(header):
-            raise InputError(f"{path}, line {n}: not a valid CSV {what} (expected {len(header)} fields, "
-                             f"saw {len(row)})")
-    return pd.DataFrame(body, columns=header, dtype=str)
-
 
 def _first_bad(mask: pd.Series) -> int:
     """The file line (header = line 1) of the first True in ``mask``."""

@@ -1,14 +1,14 @@
 """Every registered scoring network, as data: weights, input contract, feature size.
 
-Adding an extractor = its model file in this folder + one ``ExtractorSpec`` here (the registration
-line). Nothing here imports torch: the CLI builds its choices and help from this module. The model
+Adding an extractor = its model file in ``feature_extractors/`` + one ``ExtractorSpec`` here (the
+registration line). Nothing here imports torch: the CLI builds its choices and help from this module. The model
 files read their preprocessing numbers from these contracts (``CONTRACTS[name]``), so the recipe
 exists once.
 """
 
 from __future__ import annotations
 
-from vbench_i2v.feature_extractors.i3d_routes import CONTRACTS as I3D_ROUTES
+from vbench_i2v.i3d_routes import CONTRACTS as I3D_ROUTES
 from vbench_i2v.specs import ExtractorSpec, InputContract, WeightSpec
 
 RESNEXT_WEIGHTS = WeightSpec(
