@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from vbench_i2v.cli.help import extractor_help, metric_help, metric_list_type
-from vbench_i2v.cli.types import BATCH_SIZE, BOOTSTRAP_REPS, POSITIVE_INT, SEED, InputDir, OutputPath
+from vbench_i2v.cli.types import BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDir, OutputPath
 
 
 @click.command("sanity")
@@ -16,7 +16,7 @@ from vbench_i2v.cli.types import BATCH_SIZE, BOOTSTRAP_REPS, POSITIVE_INT, SEED,
 @click.option("--metrics", "metric_list", type=metric_list_type(), default=None,
               help=metric_help("Comma-separated (default: the set metrics that run on --extractor and the "
                                "paired metrics that need no network)"))
-@click.option("--extractor", default=None,
+@click.option("--extractor", type=TEXT, default=None,
               help=extractor_help("Network for set metrics that do not fix their own (default: each metric's)"))
 @click.option("--strengths", type=click.IntRange(1, 10), default=3, show_default=True,
               help="strength levels per corruption, mild to strong (1 = the strong end only)")
@@ -24,7 +24,7 @@ from vbench_i2v.cli.types import BATCH_SIZE, BOOTSTRAP_REPS, POSITIVE_INT, SEED,
               help="seeds the A/B split, the corruptions and the bootstrap")
 @click.option("--out", "out_dir", type=OutputPath("dir"), default="sanity", show_default=True,
               help="folder for sanity.md, sanity.csv, sanity.json and plots/")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
+@click.option("--device", type=TEXT, default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
 @click.option("--batch-size", type=BATCH_SIZE, default=8, show_default=True)
 @click.option("--bootstrap-reps", type=BOOTSTRAP_REPS, default=1000, show_default=True,
               help="resamples for per-video metrics and KID")

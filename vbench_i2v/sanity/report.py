@@ -119,7 +119,7 @@ def find_flags(rows: list[dict], higher_is_better: dict[str, bool]) -> list[dict
     """
     flags = []
     for metric in dict.fromkeys(r["metric"] for r in rows):
-        mine = [r for r in rows if r["metric"] == metric and r["value"] is not None and math.isfinite(r["value"])]
+        mine = [r for r in rows if r["metric"] == metric]
         hib = bool(higher_is_better[metric])
 
         def ends(kind: str, pick) -> dict[str, dict]:
@@ -132,8 +132,11 @@ def find_flags(rows: list[dict], higher_is_better: dict[str, bool]) -> list[dict
 
         strongest_temporal = ends("temporal", lambda a, b: a > b)
         mildest_spatial = ends("spatial", lambda a, b: a < b)
-        for t in strongest_temporal.values():
-            for s in mildest_spatial.values():
+        def known(r: dict) -> bool:  # a NaN at an end level leaves that pair unjudged
+            return r["value"] is not None and math.isfinite(r["value"])
+
+        for t in filter(known, strongest_temporal.values()):
+            for s in filter(known, mildest_spatial.values()):
                 better = t["value"] > s["value"] if hib else t["value"] < s["value"]
                 if better:
                     flags.append({"metric": metric, "better": "higher" if hib else "lower",
@@ -373,9 +376,9 @@ def markdown(report: SanityReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_metric(report: SanityReport, metric: str) -> bytes:
-    """PNG: value against strength level (0 = clean), one line per corruption; spatial solid,
-    temporal dashed; the clean baseline as a dotted horizontal line."""
+def metric_figure(report: SanityReport, metric: str):
+    """A matplotlib Figure (Agg canvas, no pyplot state): value against strength level (0 = clean),
+    one line per corruption; spatial solid, temporal dashed; the clean baseline dotted."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -402,6 +405,12 @@ def plot_metric(report: SanityReport, metric: str) -> bytes:
     ax.set_xticks(sorted({r["level"] for r in rows}))
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
+    return fig
+
+
+def plot_metric(report: SanityReport, metric: str) -> bytes:
+    """:func:`metric_figure` as PNG bytes."""
+    fig = metric_figure(report, metric)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
