@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
+from vbench_i2v.cli.types import POSITIVE_INT, SEED, TEXT, InputDir, NonEmptyPath, OutputPath, int_range
+
 CLIP_COLUMNS = ["clip", "label", "label_name", "subject", "source", "start_frame"]
+# Clips per video: a value above a video's possible starts takes them all; far above any video is a typo.
+PER_VIDEO = int_range(1, 10_000)
 
 
 def parse_dataset_options(pairs, name: str | None = None) -> dict:
@@ -27,7 +31,7 @@ def parse_dataset_options(pairs, name: str | None = None) -> dict:
 
 
 dataset_option = click.option(
-    "--option", "options", multiple=True, metavar="KEY=VALUE",
+    "--option", "options", multiple=True, metavar="KEY=VALUE", type=TEXT,
     help="Loader option, repeatable (e.g. pattern=REGEX, frame_step=2, face_crop=true); unknown keys and bad "
          "values are refused. `vbench datasets options NAME` lists a dataset's options.")
 
@@ -38,7 +42,7 @@ def datasets_group() -> None:
 
 
 @datasets_group.command("list")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+@click.option("--data-root", type=NonEmptyPath(file_okay=False), default=None,
               help="Folder holding one sub-folder per dataset (default $VBENCH_I2V_DATA).")
 def list_cmd(data_root) -> None:
     """Every registered dataset, its labels, and whether its data is present."""
@@ -56,7 +60,7 @@ def list_cmd(data_root) -> None:
 
 
 @datasets_group.command("options")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 def options_cmd(name) -> None:
     """The --option keys a dataset takes: type, allowed values, default."""
     from vbench_i2v.datasets import dataset_option_schema
@@ -73,15 +77,15 @@ def write_clips_csv(path: Path, rows: list[dict]) -> None:
 
 
 @datasets_group.command("export")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 @click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
-@click.option("--limit", type=int, default=None, help="Keep a seeded subset of this many videos.")
-@click.option("--per-video", type=int, default=None,
+@click.option("--out", "out_dir", type=OutputPath("dir"), required=True)
+@click.option("--limit", type=POSITIVE_INT, default=None, help="Keep a seeded subset of this many videos.")
+@click.option("--per-video", type=PER_VIDEO, default=None,
               help="Clips per video (default: 10 seeded starts on test, one from frame 0 on train).")
 @click.option("--format", "fmt", type=click.Choice(["mp4", "gif", "png", "npz"]), default="mp4", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the subject split and clip starts.")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="The dataset's root folder.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the subject split and clip starts.")
+@click.option("--data-root", type=InputDir(), default=None, help="The dataset's root folder.")
 @dataset_option
 def export_cmd(name, split, out_dir, limit, per_video, fmt, seed, data_root, options) -> None:
     """Write the protocol's 32-frame 64x64 clips of a split, plus clips.csv."""

@@ -10,7 +10,13 @@ from __future__ import annotations
 import click
 
 from vbench_i2v.cli.help import extractor_help, metric_help, metric_list_type, metrics_table
-from vbench_i2v.cli.types import BATCH_SIZE, BOOTSTRAP_REPS, POSITIVE_INT, SEED, InputFile, OutputPath
+from vbench_i2v.cli.types import (BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDir, InputFile, NonEmptyPath, OutputPath,
+                                  int_range)
+
+# KID's subsets each cost a subset_size^2 kernel sum; beyond these a run would never end (the size is
+# capped at the set sizes anyway).
+KID_SUBSETS = int_range(1, 100_000)
+KID_SUBSET_SIZE = int_range(1, 1_000_000)
 
 
 def format_table(result: dict) -> str:
@@ -45,17 +51,17 @@ def _read_labels(path) -> dict:
 
 
 @click.command("metrics")
-@click.option("--real", type=click.Path(exists=True), default=None, help="folder of real videos, or a features .npz")
-@click.option("--fake", type=click.Path(exists=True), default=None, help="folder of generated videos, or a features .npz")
+@click.option("--real", type=NonEmptyPath(exists=True), default=None, help="folder of real videos, or a features .npz")
+@click.option("--fake", type=NonEmptyPath(exists=True), default=None, help="folder of generated videos, or a features .npz")
 @click.option("--metrics", "metric_list", type=metric_list_type(), default=None,
               help=metric_help("Comma-separated (default: the registry's defaults)"))
 @click.option("--list", "list_metrics", is_flag=True, help="List the registered metrics and exit.")
-@click.option("--extractor", default=None,
+@click.option("--extractor", type=TEXT, default=None,
               help=extractor_help("Network for set metrics that do not fix their own (default: each metric's)"))
-@click.option("--identity", default=None,
+@click.option("--identity", type=TEXT, default=None,
               help="ACD embedder: facenet-vggface2 or synthetic-probe (default: synthetic-probe with that "
                    "extractor, else facenet-vggface2)")
-@click.option("--conditioning", type=click.Path(exists=True, file_okay=False), default=None,
+@click.option("--conditioning", type=InputDir(), default=None,
               help="folder of conditioning images keyed like the fake videos (ACD-I); default: first real frame")
 @click.option("--labels", "labels_csv", type=InputFile(), default=None,
               help="CSV clip,label: the class each fake video was conditioned on (label metrics); "
@@ -64,14 +70,14 @@ def _read_labels(path) -> dict:
               help="paired metrics also score frame 0 (the conditioning frame); default: frames 1..T-1")
 @click.option("--json", "json_out", type=OutputPath("file"), default=None, help="write the results here")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
+@click.option("--device", type=TEXT, default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
 @click.option("--batch-size", type=BATCH_SIZE, default=8, show_default=True)
 @click.option("--bootstrap-reps", type=BOOTSTRAP_REPS, default=1000, show_default=True,
               help="resamples for per-video metrics and KID")
 @click.option("--fid-bootstrap-reps", type=BOOTSTRAP_REPS, default=100, show_default=True,
               help="resamples for the FID interval")
-@click.option("--kid-subsets", type=POSITIVE_INT, default=100, show_default=True)
-@click.option("--kid-subset-size", type=POSITIVE_INT, default=1000, show_default=True)
+@click.option("--kid-subsets", type=KID_SUBSETS, default=100, show_default=True)
+@click.option("--kid-subset-size", type=KID_SUBSET_SIZE, default=1000, show_default=True)
 def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, conditioning, labels_csv,
                 include_conditioning_frame, json_out, seed, device, batch_size, bootstrap_reps, fid_bootstrap_reps,
                 kid_subsets, kid_subset_size):
@@ -113,11 +119,11 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
 
 
 @click.command("features")
-@click.argument("videos", type=click.Path(exists=True, file_okay=False))
-@click.option("--extractor", default="resnext101-kinetics", show_default=True, help=extractor_help("Network"))
+@click.argument("videos", type=InputDir())
+@click.option("--extractor", type=TEXT, default="resnext101-kinetics", show_default=True, help=extractor_help("Network"))
 @click.option("--out", required=True, type=OutputPath("file", suffixes=(".npz",)),
               help="FILE.npz (features, names, mu, sigma)")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", type=TEXT, default="cpu", show_default=True)
 @click.option("--batch-size", type=BATCH_SIZE, default=8, show_default=True)
 def features_cmd(videos, extractor, out, device, batch_size):
     """Save per-video features and their mean/covariance, reusable as --real in `vbench metrics`.

@@ -9,28 +9,29 @@ import click
 from vbench_i2v import protocol
 from vbench_i2v.cli.datasets import dataset_option
 from vbench_i2v.cli.help import metric_help, metric_list_type
-from vbench_i2v.cli.types import BATCH_SIZE, POSITIVE_INT, SEED, OutputPath
+from vbench_i2v.cli.datasets import PER_VIDEO
+from vbench_i2v.cli.types import BATCH_SIZE, POSITIVE_INT, SEED, TEXT, InputDir, OutputPath
 
 
 @click.command("run")
-@click.option("--generator", required=True, help="Backend name (see `vbench generators list`).")
-@click.option("--dataset", required=True, help="Dataset name (see `vbench datasets list`).")
-@click.option("--checkpoint", type=click.Path(file_okay=False, exists=True), default=None,
+@click.option("--generator", required=True, type=TEXT, help="Backend name (see `vbench generators list`).")
+@click.option("--dataset", required=True, type=TEXT, help="Dataset name (see `vbench datasets list`).")
+@click.option("--checkpoint", type=InputDir(), default=None,
               help="Checkpoint folder (default: the one shipped for this generator and dataset).")
 @click.option("--train-if-missing", is_flag=True, help="Train a checkpoint with the default budget when none exists.")
 @click.option("--metrics", type=metric_list_type(), default=None,
               help=metric_help("Comma-separated (default: per dataset)"))
-@click.option("--extractor", default=None,
+@click.option("--extractor", type=TEXT, default=None,
               help="Feature network for set metrics that do not fix their own, and for ACD: a registered name "
                    "(`vbench metrics --list`) or a probe folder from `vbench probes train` (default: per dataset).")
 @click.option("--include-conditioning-frame", is_flag=True,
               help="Paired metrics also score frame 0 (the conditioning frame itself); default: frames 1..T-1.")
-@click.option("--conditioning-per-video", type=POSITIVE_INT, default=protocol.CONDITIONING_PER_VIDEO, show_default=True)
+@click.option("--conditioning-per-video", type=PER_VIDEO, default=protocol.CONDITIONING_PER_VIDEO, show_default=True)
 @click.option("--max-videos", type=POSITIVE_INT, default=None, help="Seeded subset of test videos (part of the protocol).")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--device", type=TEXT, default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--batch-size", type=BATCH_SIZE, default=16, show_default=True, help="Clips generated per forward pass.")
-@click.option("--data-root", type=click.Path(file_okay=False, exists=True), default=None, help="The dataset's root folder.")
+@click.option("--data-root", type=InputDir(), default=None, help="The dataset's root folder.")
 @dataset_option
 @click.option("--out", default="runs", show_default=True, type=OutputPath("dir"))
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in its folder.")
