@@ -8,7 +8,17 @@ from pathlib import Path
 
 import click
 
-from vbench_i2v.cli.datasets import dataset_option, parse_dataset_options
+from vbench_i2v.cli.datasets import PER_VIDEO, dataset_option, parse_dataset_options
+from vbench_i2v.cli.types import (BATCH_SIZE, POSITIVE_INT, SEED, TEXT, FiniteFloatRange, NonEmptyPath, OutputPath,
+                                  int_range)
+
+# Bounds far above any useful probe; past them a job only runs out of memory or never ends.
+STEPS = int_range(1, 10_000_000)
+IDENTITY_STEPS = int_range(0, 10_000_000)
+SUBJECTS = int_range(0, 100_000)
+WIDTH = int_range(1, 1024)
+THREADS = int_range(1, 1024)
+MOTIONLESS = FiniteFloatRange(0.0, 1.0, max_open=True)  # 1 would leave no real clip in a batch
 
 
 @click.group("probes")
@@ -17,29 +27,29 @@ def probes_group() -> None:
 
 
 @probes_group.command("train")
-@click.option("--dataset", "dataset", required=True, help="Registered dataset name (see `vbench datasets list`).")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="The dataset's root folder.")
+@click.option("--dataset", "dataset", required=True, type=TEXT, help="Registered dataset name (see `vbench datasets list`).")
+@click.option("--data-root", type=NonEmptyPath(file_okay=False), default=None, help="The dataset's root folder.")
 @dataset_option
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+@click.option("--out", "out_dir", type=OutputPath("dir"), required=True,
               help="The probe folder to write (must not exist or be empty).")
-@click.option("--steps", type=int, default=600, show_default=True, help="Video-branch training steps.")
-@click.option("--identity-steps", type=int, default=None,
+@click.option("--steps", type=STEPS, default=600, show_default=True, help="Video-branch training steps.")
+@click.option("--identity-steps", type=IDENTITY_STEPS, default=None,
               help="Identity-branch steps (default 800 on face datasets, 0 = no identity branch elsewhere).")
-@click.option("--batch", type=int, default=16, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds initial weights, batches, augmentation.")
-@click.option("--split-seed", type=int, default=0, show_default=True,
+@click.option("--batch", type=BATCH_SIZE, default=16, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds initial weights, batches, augmentation.")
+@click.option("--split-seed", type=SEED, default=0, show_default=True,
               help="The dataset's subject-split seed (the protocol's split at 0).")
-@click.option("--val-subjects", type=int, default=None,
+@click.option("--val-subjects", type=SUBJECTS, default=None,
               help="Training subjects held out for validation (default a fifth; 0 = none).")
-@click.option("--clips-per-video", type=int, default=4, show_default=True,
+@click.option("--clips-per-video", type=PER_VIDEO, default=4, show_default=True,
               help="Seeded 32-frame clips taken from each training video.")
-@click.option("--motionless-fraction", type=float, default=0.0, show_default=True,
+@click.option("--motionless-fraction", type=MOTIONLESS, default=0.0, show_default=True,
               help="Share of each batch made frozen/time-shuffled with a uniform class target (0 = off).")
-@click.option("--limit", type=int, default=None,
+@click.option("--limit", type=POSITIVE_INT, default=None,
               help="Train on a seeded subset of this many training videos (a quick probe).")
-@click.option("--width", type=int, default=16, show_default=True, help="Channel width of the networks.")
-@click.option("--threads", type=int, default=1, show_default=True, help="CPU threads (1 gives the same bytes each run).")
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--width", type=WIDTH, default=16, show_default=True, help="Channel width of the networks.")
+@click.option("--threads", type=THREADS, default=1, show_default=True, help="CPU threads (1 gives the same bytes each run).")
+@click.option("--device", type=TEXT, default="cpu", show_default=True, help="auto, cpu or cuda[:N].")
 def train_cmd(dataset, data_root, options, out_dir, steps, identity_steps, batch, seed, split_seed, val_subjects,
               clips_per_video, motionless_fraction, limit, width, threads, device) -> None:
     """Train a probe on DATASET's training split (test subjects are never read) and write
@@ -54,12 +64,6 @@ def train_cmd(dataset, data_root, options, out_dir, steps, identity_steps, batch
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out}: already exists and is not empty (choose another --out or remove it)")
-    for name, value in (("--steps", steps), ("--batch", batch), ("--clips-per-video", clips_per_video),
-                        ("--width", width), ("--threads", threads), ("--limit", limit or 1)):
-        if value < 1:
-            raise InputError(f"{name} must be at least 1, got {value}")
-    if not 0.0 <= motionless_fraction < 1.0:
-        raise InputError(f"--motionless-fraction must be in [0, 1), got {motionless_fraction}")
     dev = resolve_device(device)
     torch.set_num_threads(threads)
     t0 = time.time()
