@@ -408,10 +408,10 @@ def cmd_train(args) -> dict:
 
     dataset = get_dataset("synthetic", seed=0)
     overrides = get_generator("imaginator").parse_overrides(args.overrides)
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     model, rows = short_train(overrides, args.steps, args.seed, args.width, args.batch_size, dataset,
                               log=lambda s: print(s, flush=True))
-    minutes = (time.time() - t0) / 60
+    minutes, cpu_minutes = (time.time() - t0) / 60, (time.process_time() - c0) / 60
     subjects, images = test_images(dataset, args.images)
     G = model.nets["G"].eval()
     Path("/tmp/ilp/models").mkdir(parents=True, exist_ok=True)
@@ -419,7 +419,8 @@ def cmd_train(args) -> dict:
     z = model.sample_z(1, torch.Generator().manual_seed(0))
     res = {
         "name": args.name, "overrides": overrides, "steps": args.steps, "seed": args.seed, "width": args.width,
-        "batch_size": args.batch_size, "train_cpu_minutes": round(minutes, 2), "torch_threads": torch.get_num_threads(),
+        "batch_size": args.batch_size, "train_cpu_minutes": round(cpu_minutes, 2),
+        "train_wall_minutes": round(minutes, 2), "torch_threads": torch.get_num_threads(),
         "label_sensitivity": backend_sensitivity(model, images, seeds=(0,)),
         "level_ablations": level_ablations(G, images[:1], z),
         "direction": direction_scores(model, dataset, subjects, images),
