@@ -221,6 +221,27 @@ def acd_i_reference(c: Case) -> dict:
     return out
 
 
+LABELS = {f"v{i:02d}": i % 3 for i in range(N)}  # the labels the fake videos were "conditioned on"
+
+
+class InjectedClassifier:
+    """A 3-class video classifier standing in for a trained probe: the brightest mean colour channel."""
+
+    name = "injected-classifier"
+    labels = ["red", "green", "blue"]
+    has_class_head = True
+    weights_sha256 = None
+
+    def predict(self, videos):
+        return np.asarray(videos, np.float64).mean(axis=(1, 2, 3)).argmax(1)
+
+
+def label_acc_reference(c: Case) -> dict:
+    """1 where the classifier's prediction (computed here from the pixels) is the requested label."""
+    return {k: float(int(np.argmax(v.reshape(-1, 3).astype(np.float64).mean(0))) == LABELS[k])
+            for k, v in c.fake.items()}
+
+
 @dataclass(frozen=True)
 class Reference:
     """``compute(case)``: a float or a dict of result fields (set metrics), or ``{video: value}``
@@ -250,6 +271,7 @@ REFERENCES: dict[str, Reference] = {
     "jedi": Reference(jedi_reference, network="video", rtol=1e-8, atol=1e-12),
     "acd-c": Reference(acd_c_reference, network="identity"),
     "acd-i": Reference(acd_i_reference, network="identity"),
+    "label-acc": Reference(label_acc_reference, network="classifier", rtol=0, atol=0),
 }
 
 METRICS = registry.all_metrics()
@@ -355,6 +377,7 @@ def injected(monkeypatch, tmp_path, request):
         return ref
 
     nets["lpips"] = lpips
+    nets["classifier"] = InjectedClassifier()
     return nets, asked
 
 
@@ -368,7 +391,8 @@ def test_value_equals_the_reference(name, with_frame0, injected):
     net = nets["lpips"]() if ref.network == "lpips" else nets.get(ref.network)
     real, fake = make_videos()
     frames = np.arange(T) if with_frame0 else np.arange(1, T)
-    got = compute_metrics(real, fake, metrics=[name], include_conditioning_frame=with_frame0, **SETTINGS)
+    extra = {"extractor": net, "labels": LABELS} if ref.network == "classifier" else {}
+    got = compute_metrics(real, fake, metrics=[name], include_conditioning_frame=with_frame0, **SETTINGS, **extra)
     m = got["metrics"][name]
     want = ref.compute(Case(real, fake, frames, net))
     # the engine asked for the network the metric declares, and used the injected one

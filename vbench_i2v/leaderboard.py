@@ -183,6 +183,22 @@ def _extractor_notes(long: pd.DataFrame) -> tuple[list[str], pd.Series]:
     return notes, mark
 
 
+def _ceiling_notes(results: list[dict]) -> list[str]:
+    """What a metric reached on the real test clips (e.g. label-acc's probe on real clips): the
+    ceiling a generator's number should be read against; one line per metric and table."""
+    notes = []
+    for metric in registry.display_order():
+        ceilings = {json.dumps(r["metrics"][metric]["real_ceiling"], sort_keys=True)
+                    for r in results if "real_ceiling" in r["metrics"].get(metric, {})}
+        for text in sorted(ceilings):
+            c = json.loads(text)
+            lo, hi = c.get("ci95") or (None, None)
+            interval = f" [{_fmt(metric, lo)}, {_fmt(metric, hi)}]" if lo is not None else ""
+            notes.append(f"{metric} on the real test clips (ceiling): {_fmt(metric, c['value'])}{interval}, "
+                         f"N = {c['n']}.")
+    return notes
+
+
 def measured_boards(runs: list[tuple[str, dict]]) -> list[Board]:
     """One board per fingerprint, in order of first appearance of each fingerprint."""
     frame = measured_frame(runs)
@@ -206,7 +222,8 @@ def measured_boards(runs: list[tuple[str, dict]]) -> list[Board]:
         title = (f"Ablation of {long['generator'].iloc[0]} on {name} (protocol {fp})" if ablation
                  else f"{name} (protocol {fp})")
         notes = ["Cells: value [95% bootstrap interval]; bold = best in its column."]
-        notes += [_n_note(long)] + ex_notes
+        notes += [_n_note(long)] + ex_notes + _ceiling_notes([r for _, r in runs
+                                                              if r["protocol"]["fingerprint"] == fp])
         boards.append(Board(key=fp, title=title, description=_describe(res),
                             layout="ablation" if ablation else "generators", long=long,
                             rows=[labels[r] for r in per_run["run_id"]], columns=columns,

@@ -339,11 +339,20 @@ def score_stage(run_dir: Path, reference_dir: Path, metrics: list[str], extracto
         ident = r["provenance"].get("identity_embedder")
         for m in per_video:
             s = get_metric(m)
-            extra = {"extractor": ident, "weights_sha256": r["provenance"]["weights"].get(ident)} \
-                if s.needs_model == "identity" else {"extractor": None, "weights_sha256": None}
+            model = r["provenance"].get("models", {}).get(s.needs_model, {}).get("name") if s.needs_model else None
+            if s.needs_model == "identity":
+                extra = {"extractor": ident, "weights_sha256": r["provenance"]["weights"].get(ident)}
+            elif model:
+                extra = {"extractor": model, "weights_sha256": r["provenance"]["weights"].get(model)}
+            else:
+                extra = {"extractor": None, "weights_sha256": None}
             scored[m] = {**r["metrics"][m], **extra}
             if s.needs_model == "identity" and "face_fallback" in r["provenance"]:
                 scored[m]["face_fallback"] = r["provenance"]["face_fallback"]
+    if "label-acc" in scored and "confusion" in scored["label-acc"]:
+        from vbench_i2v.metrics.label_accuracy import write_confusion_csv
+
+        distributed.on_main(lambda: write_confusion_csv(run_dir / "confusion.csv", scored["label-acc"]))
     block = {}
     for m in metrics:
         v = dict(scored[m])

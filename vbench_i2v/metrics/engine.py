@@ -90,12 +90,17 @@ class Context:
     include_conditioning_frame: bool = False
     models: dict = field(default_factory=dict)  # family -> object (built by the engine)
     counters: dict = field(default_factory=dict)
+    records: dict = field(default_factory=dict)  # metric -> video -> what its summary needs
     warnings: list = field(default_factory=list)
 
     def model(self, family: str):
         if family not in self.models:
             raise InputError(f"no {family} model was prepared for these metrics")
         return self.models[family]
+
+    def record(self, metric: str, name: str, value) -> None:
+        """Keep per-video detail for a metric's summary (gathered from every rank like the values)."""
+        self.records.setdefault(metric, {})[name] = value
 
     def count(self, key: str, n: int) -> None:
         self.counters[key] = self.counters.get(key, 0) + int(n)
@@ -300,7 +305,7 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
             item = item_for(name, fv)
             for s in per_video:
                 per[s.name][name] = s.per_video(item, ctx)
-        return per, dict(ctx.counters)
+        return per, dict(ctx.counters), ctx.records
 
     parts = distributed.collect(per_video_values) if per_video else []
 
@@ -311,12 +316,15 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
             ename, fr, ff_ = feature_sets[_extractor_key(_extractor_for(s, extractor))]
             results[s.name] = {**s.set_level(fr, ff_, ctx), "extractor": ename}
         counters: dict[str, int] = {}
-        for _, c in parts:
+        records: dict[str, dict] = {}
+        for _, c, r in parts:
             for k, v in c.items():
                 counters[k] = counters.get(k, 0) + v
-        ctx.counters = counters
+            for m, per in r.items():
+                records.setdefault(m, {}).update(per)
+        ctx.counters, ctx.records = counters, records
         for s in per_video:
-            merged = {k: v for part, _ in parts for k, v in part[s.name].items()}
+            merged = {k: v for part, _, _ in parts for k, v in part[s.name].items()}
             values = {n: merged[n] for n in fake_vs.names()}
             summary = s.summarize(values, ctx) if s.summarize else summarize_mean(values, ctx, s.name)
             if s.kind == "paired":

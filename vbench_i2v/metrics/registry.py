@@ -52,6 +52,7 @@ METRIC_MODULES = [
     "vbench_i2v.metrics.defs.fvd_inf",
     "vbench_i2v.metrics.defs.cd_fvd",
     "vbench_i2v.metrics.defs.jedi",
+    "vbench_i2v.metrics.defs.label_acc",
 ]
 ENTRY_POINT_GROUP = "vbench_i2v.metrics"
 
