@@ -173,7 +173,16 @@ def test_flags_lower_is_better():
     assert got == {("frozen", "noise"), ("reversed", "noise")}
     f = next(f for f in flags if f["temporal"] == "frozen")
     assert (f["temporal_level"], f["temporal_value"], f["spatial_level"], f["spatial_value"]) == (3, 11, 1, 12)
-    assert f["better"] == "lower"
+    assert f["better"] == "lower" and f["intervals_overlap"] is None  # these rows carry no intervals
+    # with intervals: [9, 13] vs [11.5, 12.5] overlap; [8, 10] vs [11.5, 12.5] do not
+    for lo, hi, want in ((9, 13, True), (8, 10, False)):
+        for r in rows:
+            if r["corruption"] == "noise" and r["level"] == 1:
+                r.update(ci95_lo=11.5, ci95_hi=12.5)
+            if r["corruption"] == "frozen" and r["level"] == 3:
+                r.update(ci95_lo=lo, ci95_hi=hi)
+        f = next(f for f in find_flags(rows, {"fvdlike": False}) if f["temporal"] == "frozen")
+        assert f["intervals_overlap"] is want
 
 
 def test_flags_higher_is_better_and_non_finite_values_skipped():

@@ -99,7 +99,8 @@ def jpeg_frame(frame: np.ndarray, quality: int) -> np.ndarray:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(frame)).save(buf, format="JPEG", quality=int(quality), subsampling=JPEG_SUBSAMPLING)
+    Image.fromarray(np.ascontiguousarray(frame)).save(buf, format="JPEG", quality=int(quality),
+                                                      subsampling=JPEG_SUBSAMPLING)
     buf.seek(0)
     with Image.open(buf) as im:
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()

@@ -109,13 +109,23 @@ def conditions(strengths: int, corruptions: dict[str, Corruption] | None = None)
 
 # ------------------------------------------------------------------------------ the flag
 
+def _overlap(a: dict, b: dict) -> bool | None:
+    """Whether the two cells' 95% intervals overlap (None where a row has no interval)."""
+    try:
+        return bool(a["ci95_lo"] <= b["ci95_hi"] and b["ci95_lo"] <= a["ci95_hi"])
+    except KeyError:
+        return None
+
+
 def find_flags(rows: list[dict], higher_is_better: dict[str, bool]) -> list[dict]:
     """Every (metric, temporal corruption, spatial corruption) where the temporal corruption at its
     strongest level scores strictly *better* than the spatial one at its mildest level.
 
     ``rows`` need ``metric``, ``corruption``, ``corruption_kind`` (``spatial``/``temporal``),
-    ``level`` and ``value``; ``higher_is_better`` is the registry's direction per metric. A metric
-    that cannot tell a shuffled or frozen clip from a barely blurred one gets flagged here.
+    ``level`` and ``value`` (and, if known, ``ci95_lo``/``ci95_hi``: each flag then says whether
+    the two cells' intervals overlap, i.e. whether the ranking could be sampling noise at this N);
+    ``higher_is_better`` is the registry's direction per metric. A metric that cannot tell a
+    shuffled or frozen clip from a barely blurred one gets flagged here.
     """
     flags = []
     for metric in dict.fromkeys(r["metric"] for r in rows):
@@ -143,7 +153,8 @@ def find_flags(rows: list[dict], higher_is_better: dict[str, bool]) -> list[dict
                                   "temporal": t["corruption"], "temporal_level": t["level"],
                                   "temporal_strength": t.get("strength"), "temporal_value": t["value"],
                                   "spatial": s["corruption"], "spatial_level": s["level"],
-                                  "spatial_strength": s.get("strength"), "spatial_value": s["value"]})
+                                  "spatial_strength": s.get("strength"), "spatial_value": s["value"],
+                                  "intervals_overlap": _overlap(t, s)})
     return flags
 
 
@@ -366,7 +377,8 @@ def markdown(report: SanityReport) -> str:
             d = _decimals(f["metric"])
             lines.append(f"- FLAG {f['metric']} ({f['better']} is better): {f['temporal']} level {f['temporal_level']} "
                          f"= {_fmt(f['temporal_value'], d)} beats {f['spatial']} level {f['spatial_level']} "
-                         f"= {_fmt(f['spatial_value'], d)}")
+                         f"= {_fmt(f['spatial_value'], d)}"
+                         + (" (the two 95% intervals overlap)" if f.get("intervals_overlap") else ""))
     else:
         lines.append("None: every metric ranks each strongest temporal corruption worse than each mildest "
                      "spatial one.")
