@@ -33,7 +33,7 @@ def test_run_id_is_a_pure_function_of_what_ran():
 def test_defaults_per_dataset():
     syn = get_dataset("synthetic")
     assert default_extractor(syn) == "synthetic-probe"
-    assert default_metrics(syn) == ["ssim", "psnr", "fid", "kid", "acd-c", "acd-i"]
+    assert default_metrics(syn) == ["ssim", "psnr", "fid", "kid", "acd-c", "acd-i", "label-acc"]
     wz = get_dataset("weizmann")
     assert default_extractor(wz) == "resnext101-kinetics" and default_metrics(wz) == ["ssim", "psnr", "fid", "kid"]
     assert "acd-c" in default_metrics(get_dataset("mug"))

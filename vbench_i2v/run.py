@@ -88,11 +88,17 @@ def shipped_checkpoint(generator: str, dataset: str) -> Path | None:
     return lookup(generator, dataset)
 
 
-def default_metrics(ds) -> list[str]:
-    """The registry's defaults; identity metrics on face datasets."""
+def default_metrics(ds, extractor: str | None = None) -> list[str]:
+    """The registry's defaults; identity metrics on face datasets; label-acc where the dataset has
+    labels and the run's extractor is a probe with a class head (the synthetic probe, a probe folder)."""
     from vbench_i2v.metrics.registry import default_metrics as defaults
 
-    return defaults(faces=bool(ds.faces if ds.faces is not None else ds.face_crop))
+    names = defaults(faces=bool(ds.faces if ds.faces is not None else ds.face_crop))
+    extractor = extractor or default_extractor(ds)
+    probe = extractor == "synthetic-probe" or (extractor is not None and Path(str(extractor)).is_dir())
+    if ds.num_classes > 0 and probe:
+        names.append("label-acc")
+    return names
 
 
 def default_extractor(ds) -> str:
@@ -214,8 +220,8 @@ def load_stage(spec: RunSpec) -> LoadedRun:
         raise InputError(f"--batch-size must be >= 1, got {spec.batch_size}")
     device = resolve_device(distributed.local_device(spec.device))
     ds = get_dataset(spec.dataset, data_root=spec.data_root, seed=spec.seed, **spec.dataset_options)
-    metrics = parse_metrics(spec.metrics) if spec.metrics else default_metrics(ds)
     extractor = spec.extractor or default_extractor(ds)
+    metrics = parse_metrics(spec.metrics) if spec.metrics else default_metrics(ds, extractor)
     # the data first (a missing dataset is the first thing to fix), then the extractors' weights
     refs = ds.clips("test", per_video=spec.conditioning_per_video, seed=spec.seed, limit=spec.max_videos)
     uses_features = any(get_metric(m).kind == "set" or get_metric(m).needs_model for m in metrics)

@@ -60,6 +60,7 @@ class Imaginator(GeneratorBackend):
     Config = ImaginatorConfig
     presets = PRESETS
     default_preset = "released"
+    config_choices = {"conv": ("1+2d", "3d"), "d_video": ("projection", "aux-classifier")}
     description = "ImaGINator (WACV 2020): (1+2)D transposed decoder, spatio-temporal fusion, D_V + D_I"
 
     def build(self, num_classes: int) -> None:
