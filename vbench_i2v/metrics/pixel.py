@@ -6,10 +6,10 @@ averages the SSIM map after cropping 5 pixels from each border. The crop means t
 never reaches the averaged pixels, so a *valid* separable filter gives the same numbers.
 
 Speed: all frames of all videos go through one batched pipeline, a block of frames at a time so
-the maps stay in cache (no Python loop over frames). The maps live channels-last
+the maps stay in cache (no Python loop over frames). The filter input is channels-last
 (``frame x H x W x (map, colour)``) because oneDNN's depthwise convolution vectorises across
-channels there (~2.5x faster than planar). Only ``vx + vy`` and ``cov`` enter SSIM, so 4 maps are
-filtered, not 5.
+channels there (~2.5x faster than planar); the elementwise work around it stays planar. Only
+``vx + vy`` and ``cov`` enter SSIM, so 4 maps are filtered, not 5.
 
 Precision: float32 is enough once each frame-colour plane is shifted by its (integer-rounded) mean
 first: squares of the shifted integers are exact and the filtered second moments stay small, so
@@ -85,26 +85,29 @@ def _block_ssim_sse(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, tor
     ``Eu2, Ev2``, ``vx + vy + 2 cov = Eu2 - p^2`` and ``vx + vy - 2 cov = Ev2 - q^2``, and the true
     means give ``mx + my = p + s``, ``mx - my = q``. ``s`` is the integer nearest the plane mean of
     ``x + y``, so all squares are exact whole numbers and the filtered moments stay small.
+
+    Layout: the elementwise work runs on planar ``n x map x colour x H x W`` tensors (unit stride
+    along W, so it vectorises), and only the filter input is copied to channels-last, where
+    oneDNN's depthwise convolution is fastest; about 1.4x faster than keeping everything
+    channels-last, with identical numbers.
     """
     n, h, w, _ = a.shape
     k = len(gaussian_taps())
-    z = torch.empty(n, h, w, 4, 3)  # channels-last maps per frame: u, v, u^2, v^2
-    u, v, u2, v2 = z.unbind(3)
-    u.copy_(a)
-    u.add_(b)
-    shift = (u.sum((1, 2)) / (h * w)).round_().view(n, 1, 1, 3)  # one per frame-colour
+    x, y = a.permute(0, 3, 1, 2).float(), b.permute(0, 3, 1, 2).float()  # n x 3 x H x W
+    z = torch.empty(n, 4, 3, h, w)  # planar maps per frame: u, v, u^2, v^2
+    u, v, u2, v2 = z.unbind(1)
+    torch.add(x, y, out=u)
+    shift = (u.sum((2, 3)) / (h * w)).round_().view(n, 3, 1, 1)  # one per frame-colour
     u.sub_(shift)
-    v.copy_(a)
-    v.sub_(b)
+    torch.sub(x, y, out=v)
     torch.mul(u, u, out=u2)
     torch.mul(v, v, out=v2)
     # Column sums of <= 258 squared uint8 differences are whole numbers < 2^24: exact in float32.
     sse = (v2.sum(1) if h <= EXACT_F32_ROWS else v2.double().sum(1)).double().sum((1, 2))
     along_w, along_h = _depthwise_taps(12)
-    maps = z.view(n, h, w, 12).permute(0, 3, 1, 2)  # N C H W view of channels-last memory
-    maps = F.conv2d(F.conv2d(maps, along_w, groups=12), along_h, groups=12)
-    maps = maps.permute(0, 2, 3, 1).reshape(n, h - k + 1, w - k + 1, 4, 3)
-    p, q, e_u2, e_v2 = maps.unbind(3)
+    maps = z.view(n, 12, h, w).contiguous(memory_format=torch.channels_last)
+    maps = F.conv2d(F.conv2d(maps, along_w, groups=12), along_h, groups=12).contiguous()  # planar again
+    p, q, e_u2, e_v2 = maps.view(n, 4, 3, h - k + 1, w - k + 1).unbind(1)
     q2 = q * q
     plus = e_u2.sub_(p * p)  # vx + vy + 2 cov
     minus = e_v2.sub_(q2)  # vx + vy - 2 cov
@@ -113,8 +116,8 @@ def _block_ssim_sse(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, tor
     lum_den = big_p2.add_(q2).add_(2 * C1)  # 2 (mx^2 + my^2 + C1)
     cs_num = (plus - minus).add_(2 * C2)  # 2 (2 cov + C2)
     cs_den = plus.add_(minus).add_(2 * C2)  # 2 (vx + vy + C2)
-    ssim_map = lum_num.mul_(cs_num).div_(lum_den.mul_(cs_den))  # n x H' x W' x 3, contiguous
-    ssim = ssim_map.view(n, -1).double().sum(1) / ssim_map[0].numel()  # float64 sum: ~1e-6 in float32
+    ssim_map = lum_num.mul_(cs_num).div_(lum_den.mul_(cs_den))  # n x 3 x H' x W', contiguous
+    ssim = ssim_map.reshape(n, -1).double().sum(1) / ssim_map[0].numel()  # float64 sum: ~1e-6 in float32
     return ssim, sse
 
 
