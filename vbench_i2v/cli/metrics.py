@@ -94,7 +94,9 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
         raise InputError("vbench metrics: --real and --fake are both required (or --list)")
     import warnings
 
-    from vbench_i2v import distributed
+    from vbench_i2v import distributed, threads
+
+    threads.apply(large=True)  # before torch's first use: passive OpenMP wait, idle cores (see threads.py)
     from vbench_i2v.files import atomic_write_json
     from vbench_i2v.metrics.engine import compute_metrics
 
@@ -130,7 +132,10 @@ def features_cmd(videos, extractor, out, device, batch_size):
 
     Under torchrun the videos are split across the processes and rank 0 writes the file.
     """
+    from vbench_i2v import threads
     from vbench_i2v.metrics.features import features_file
+
+    threads.apply(large=True)  # before torch's first use: passive OpenMP wait, idle cores (see threads.py)
 
     ff = features_file(videos, extractor, out, device=device, batch_size=batch_size, progress=True)
     if ff is None:  # not rank 0: rank 0 wrote the file and reports it
