@@ -191,6 +191,91 @@ def run_trial(backend: str, trial: dict, steps: int, work: Path, seed: int = 0) 
     return row
 
 
+# --- the ImaGINator ablations (paper Tables 2, 5, 6) at the same budget ---------------------------
+
+SWITCHES = ("conv", "d_video", "d_image", "fusion", "noise")
+FULL = {"conv": "1+2d", "d_video": "projection", "d_image": True, "fusion": True, "noise": True}
+ABLATIONS = {  # name -> the switches that differ from the full model
+    "full": {}, "conv3d": {"conv": "3d"}, "dv-ac": {"d_video": "aux-classifier"}, "no-di": {"d_image": False},
+    "dv-ac-no-di": {"d_video": "aux-classifier", "d_image": False}, "no-fusion": {"fusion": False},
+    "no-noise": {"noise": False},
+}
+# (paper table, claim, the arm the paper finds better, the arm it finds worse); compared on FID
+CLAIMS = [
+    ("Table 2", "(1+2)D beats 3D at equal parameters", "full", "conv3d"),
+    ("Table 5", "D_V (label projection) beats D_V(ac), with D_I", "full", "dv-ac"),
+    ("Table 5", "D_V (label projection) beats D_V(ac), without D_I", "no-di", "dv-ac-no-di"),
+    ("Table 5", "adding D_I helps (with D_V)", "full", "no-di"),
+    ("Table 5", "adding D_I helps (with D_V(ac))", "dv-ac", "dv-ac-no-di"),
+    ("Table 6", "spatio-temporal fusion helps", "full", "no-fusion"),
+    ("Table 6", "noise helps", "full", "no-noise"),
+]
+
+
+def ablation_name(config: dict) -> str | None:
+    """The :data:`ABLATIONS` entry a results file's generator config is (None: none of them)."""
+    sw = {k: config.get(k) for k in SWITCHES}
+    for name, diff in ABLATIONS.items():
+        if sw == {**FULL, **diff}:
+            return name
+    return None
+
+
+def verdict(better: list[dict], worse: list[dict], metric: str = "fid", lower_is_better: bool = True) -> dict:
+    """"reproduced" / "reversed" / "within noise" for one claim from each arm's runs (one per seed).
+
+    Within noise when the two arms' 95% intervals overlap (any seed) or, with two or more seeds,
+    when the gap between the arm means is not larger than the larger of the two seed spreads
+    (max - min over seeds).
+    """
+    vb = [r["metrics"][metric]["value"] for r in better]
+    vw = [r["metrics"][metric]["value"] for r in worse]
+    mb, mw = float(np.mean(vb)), float(np.mean(vw))
+    gap = (mw - mb) if lower_is_better else (mb - mw)  # > 0: the paper's direction
+    spread = max(max(vb) - min(vb), max(vw) - min(vw))
+    overlap = any(max(a["metrics"][metric]["ci95"][0], b["metrics"][metric]["ci95"][0])
+                  <= min(a["metrics"][metric]["ci95"][1], b["metrics"][metric]["ci95"][1])
+                  for a in better for b in worse)
+    seeds = min(len(vb), len(vw))
+    noisy = overlap or (seeds >= 2 and abs(gap) <= spread)
+    word = "within noise" if noisy else ("reproduced" if gap > 0 else "reversed")
+    return {"better_mean": mb, "worse_mean": mw, "gap": gap, "seed_spread": spread if seeds >= 2 else None,
+            "ci_overlap": overlap, "seeds": seeds, "verdict": word}
+
+
+def ablation_claims(runs_dir: Path) -> list[dict]:
+    from vbench_i2v.results import collect_results
+
+    arms: dict[str, list[dict]] = {}
+    for _, r in collect_results([runs_dir]):
+        name = ablation_name(r["generator"]["config"])
+        if name is not None:
+            arms.setdefault(name, []).append(r)
+    out = []
+    for table, claim, good, bad in CLAIMS:
+        row = {"table": table, "claim": claim, "paper_better": good, "paper_worse": bad}
+        if good in arms and bad in arms:
+            row.update(verdict(arms[good], arms[bad]))
+        else:
+            row["verdict"] = "not run"
+        out.append(row)
+    return out
+
+
+def claims_markdown(rows: list[dict]) -> str:
+    lines = ["| paper | claim (on FID, lower is better) | arm the paper finds better | FID | other arm | FID | "
+             "seeds | 95% CIs overlap | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["verdict"] == "not run":
+            lines.append(f"| {r['table']} | {r['claim']} | {r['paper_better']} | - | {r['paper_worse']} | - | 0 | - | "
+                         "not run |")
+            continue
+        lines.append(f"| {r['table']} | {r['claim']} | {r['paper_better']} | {r['better_mean']:.2f} | "
+                     f"{r['paper_worse']} | {r['worse_mean']:.2f} | {r['seeds']} | "
+                     f"{'yes' if r['ci_overlap'] else 'no'} | **{r['verdict']}** |")
+    return "\n".join(lines) + "\n"
+
+
 # --- collecting -----------------------------------------------------------------------------------
 
 CSV_COLUMNS = ["backend", "trial", "lr_d", "l1_factor", L1_FIELD, "preset", "width", "batch_size", "steps", "seed",
@@ -241,10 +326,15 @@ def main(argv=None) -> int:
     c.add_argument("--out", type=Path, default=ROOT / "leaderboards" / "synthetic-tuning")
     c.add_argument("--winners", type=Path, default=Path("/tmp/equal_budget/winners"))
     s = sub.add_parser("split", help="print the validation identities")
+    a = sub.add_parser("claims", help="the ablation claims table from a folder of results.json files")
+    a.add_argument("runs", type=Path)
     args = ap.parse_args(argv)
     if args.cmd == "split":
         ds = tuning_dataset()
         print(json.dumps({"validation": ds.val_subjects, "test": ds.subjects()["test"]}, indent=2))
+        return 0
+    if args.cmd == "claims":
+        print(claims_markdown(ablation_claims(args.runs)), end="")
         return 0
     if args.cmd == "collect":
         summary = collect(args.work, args.out, args.winners)

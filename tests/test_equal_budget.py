@@ -119,3 +119,32 @@ def test_collect_writes_every_trial_and_flags_one_winner_per_backend(tmp_path):
     assert [(r["backend"], r["trial"]) for r in rows if r["selected"] == "True"] == [("imaginator", "2"), ("vgan", "1")]
     assert json.loads((out / "trials.json").read_text())["selection_rule"] == eb.SELECTION_RULE
     assert (tmp_path / "winners" / "imaginator" / "trial.json").exists()
+
+
+def _run(fid, lo, hi):
+    return {"metrics": {"fid": {"value": fid, "ci95": [lo, hi]}}}
+
+
+def test_ablation_verdicts_follow_the_stated_rule():
+    # one seed: disjoint intervals decide the direction, overlapping ones are noise
+    assert eb.verdict([_run(10, 8, 12)], [_run(20, 18, 22)])["verdict"] == "reproduced"
+    assert eb.verdict([_run(20, 18, 22)], [_run(10, 8, 12)])["verdict"] == "reversed"
+    assert eb.verdict([_run(10, 8, 15)], [_run(14, 13, 16)])["verdict"] == "within noise"
+    # two seeds: a gap no larger than the seed spread is noise even with tight intervals
+    v = eb.verdict([_run(10, 9.9, 10.1), _run(16, 15.9, 16.1)], [_run(15, 14.9, 15.1), _run(15.5, 15.4, 15.6)])
+    assert v["seed_spread"] == 6 and v["gap"] == pytest.approx(2.25) and v["verdict"] == "within noise"
+    v = eb.verdict([_run(10, 9.9, 10.1), _run(11, 10.9, 11.1)], [_run(20, 19.9, 20.1), _run(21, 20.9, 21.1)])
+    assert v["verdict"] == "reproduced" and v["gap"] == pytest.approx(10)
+
+
+def test_every_claim_names_two_ablation_arms_that_differ_in_switches():
+    cfg = dict(eb.FULL)
+    assert eb.ablation_name(cfg) == "full"
+    assert eb.ablation_name({**cfg, "conv": "3d"}) == "conv3d"
+    assert eb.ablation_name({**cfg, "d_video": "aux-classifier", "d_image": False}) == "dv-ac-no-di"
+    assert eb.ablation_name({**cfg, "conv": "3d", "fusion": False}) is None
+    for _, _, good, bad in eb.CLAIMS:
+        assert good in eb.ABLATIONS and bad in eb.ABLATIONS and eb.ABLATIONS[good] != eb.ABLATIONS[bad]
+    # the switches are real ImaGINator config fields with these defaults
+    base = get_generator("imaginator").make_config(eb.PRESET, eb.WIDTH, {})
+    assert {k: getattr(base, k) for k in eb.SWITCHES} == eb.FULL
