@@ -10,8 +10,8 @@ from __future__ import annotations
 import click
 
 from vbench_i2v.cli.help import extractor_help, metric_help, metric_list_type, metrics_table
-from vbench_i2v.cli.types import (BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDir, InputFile, NonEmptyPath, OutputPath,
-                                  int_range)
+from vbench_i2v.cli.types import (BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDir, InputFile, NonEmptyPath, NonEmptyText,
+                                  OutputPath, int_range)
 
 # KID's subsets each cost a subset_size^2 kernel sum; beyond these a run would never end (the size is
 # capped at the set sizes anyway).
@@ -27,27 +27,62 @@ def format_table(result: dict) -> str:
     return tabulate(rows, headers=["metric", "value", "95% CI", "N"])
 
 
+# Class indices: far above any dataset's class count, and inside every integer type numpy uses
+# (a bigger number would reach the label metric as a Python object and fail there with a traceback).
+MAX_LABEL = 1_000_000
+
+
 def _read_labels(path) -> dict:
-    """``{clip: label}`` from a CSV with columns ``clip,label`` (a run folder's clips.csv works)."""
-    import csv
+    """``{clip: label}`` from a CSV with columns ``clip,label`` (a run folder's clips.csv works).
 
+    Read row-checked by :func:`vbench_i2v.tables.read_table` before any scoring, so a ragged,
+    truncated or binary file is refused even when no label metric runs; a clip named twice or a
+    label that is not a class index is refused with its line.
+    """
     from vbench_i2v.errors import InputError
+    from vbench_i2v.tables import read_table
 
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"clip", "label"} <= set(reader.fieldnames):
-                raise InputError(f"{path}: expected a CSV with columns clip,label")
-            out = {}
-            for n, row in enumerate(reader, start=2):
-                try:
-                    out[row["clip"]] = int(row["label"])
-                except (TypeError, ValueError):
-                    raise InputError(f"{path}, line {n}: label must be an integer class index, "
-                                     f"got {row['label']!r}") from None
-            return out
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 CSV file") from None
+    table = read_table(path, "labels file")
+    if not {"clip", "label"} <= set(table.columns):
+        raise InputError(f"{path}: needs columns clip,label, found {','.join(table.columns)}")
+    out: dict[str, int] = {}
+    first_line: dict[str, int] = {}
+    for n, (clip, label) in enumerate(zip(table["clip"], table["label"]), start=2):
+        if not clip.strip():
+            raise InputError(f"{path}, line {n}: field clip is empty")
+        text = label.strip()
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_LABEL:
+            raise InputError(f"{path}, line {n}: label must be a class index 0..{MAX_LABEL}, got {label!r}")
+        if clip in out:
+            raise InputError(f"{path}, line {n}: clip {clip!r} is listed twice (first on line {first_line[clip]})")
+        out[clip], first_line[clip] = int(text), n
+    return out
+
+
+class ExtractorName(NonEmptyText):
+    """A registered network name or an existing folder (a probe, verified when it is loaded).
+
+    Checked at parse time so a misspelt name fails in one line before videos are read or generated.
+    """
+
+    def __init__(self, family: str = "video"):
+        self.family = family
+        self.name = "extractor" if family == "video" else "embedder"
+
+    def convert(self, value, param, ctx):
+        from pathlib import Path
+
+        from vbench_i2v.catalog import EXTRACTORS, IDENTITY_EMBEDDERS
+
+        text = super().convert(value, param, ctx)
+        table = EXTRACTORS if self.family == "video" else IDENTITY_EMBEDDERS
+        if text in table or Path(text).is_dir():
+            return text
+        what = "feature extractor" if self.family == "video" else "identity embedder"
+        known = f"known: {', '.join(sorted(table))}, or a probe folder"
+        if Path(text).exists():
+            self.fail(f"{text}: is a file, expected a probe folder or a {what} name ({known})", param, ctx)
+        self.fail(f"unknown {what} {text!r} ({known})", param, ctx)
 
 
 @click.command("metrics")
@@ -56,9 +91,9 @@ def _read_labels(path) -> dict:
 @click.option("--metrics", "metric_list", type=metric_list_type(), default=None,
               help=metric_help("Comma-separated (default: the registry's defaults)"))
 @click.option("--list", "list_metrics", is_flag=True, help="List the registered metrics and exit.")
-@click.option("--extractor", type=TEXT, default=None,
+@click.option("--extractor", type=ExtractorName(), default=None,
               help=extractor_help("Network for set metrics that do not fix their own (default: each metric's)"))
-@click.option("--identity", type=TEXT, default=None,
+@click.option("--identity", type=ExtractorName("identity"), default=None,
               help="ACD embedder: facenet-vggface2 or synthetic-probe (default: synthetic-probe with that "
                    "extractor, else facenet-vggface2)")
 @click.option("--conditioning", type=InputDir(), default=None,
@@ -122,7 +157,7 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
 
 @click.command("features")
 @click.argument("videos", type=InputDir())
-@click.option("--extractor", type=TEXT, default="resnext101-kinetics", show_default=True, help=extractor_help("Network"))
+@click.option("--extractor", type=ExtractorName(), default="resnext101-kinetics", show_default=True, help=extractor_help("Network"))
 @click.option("--out", required=True, type=OutputPath("file", suffixes=(".npz",)),
               help="FILE.npz (features, names, mu, sigma)")
 @click.option("--device", type=TEXT, default="cpu", show_default=True)

@@ -9,6 +9,7 @@ import click
 from vbench_i2v import protocol
 from vbench_i2v.cli.datasets import dataset_option
 from vbench_i2v.cli.help import metric_help, metric_list_type
+from vbench_i2v.cli.metrics import ExtractorName
 from vbench_i2v.cli.datasets import PER_VIDEO
 from vbench_i2v.cli.types import BATCH_SIZE, POSITIVE_INT, SEED, TEXT, InputDir, OutputPath
 
@@ -21,7 +22,7 @@ from vbench_i2v.cli.types import BATCH_SIZE, POSITIVE_INT, SEED, TEXT, InputDir,
 @click.option("--train-if-missing", is_flag=True, help="Train a checkpoint with the default budget when none exists.")
 @click.option("--metrics", type=metric_list_type(), default=None,
               help=metric_help("Comma-separated (default: per dataset)"))
-@click.option("--extractor", type=TEXT, default=None,
+@click.option("--extractor", type=ExtractorName(), default=None,
               help="Feature network for set metrics that do not fix their own, and for ACD: a registered name "
                    "(`vbench metrics --list`) or a probe folder from `vbench probes train` (default: per dataset).")
 @click.option("--include-conditioning-frame", is_flag=True,
