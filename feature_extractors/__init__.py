@@ -45,8 +45,8 @@ def _instantiate(spec: ExtractorSpec, device: str, batch_size: int | None):
     wf = weights.require(spec.weights.name)
     mod, cls = spec.build.split(":")
     kwargs = {"device": device, **dict(spec.build_kwargs)}
-    if batch_size is not None:
-        kwargs["batch_size"] = batch_size
+    # batch size from the network's size unless given: the catalog's CPU value, 4x on an accelerator
+    kwargs["batch_size"] = batch_size or (spec.batch_size_cpu if str(device) == "cpu" else 4 * spec.batch_size_cpu)
     obj = getattr(importlib.import_module(mod), cls)(wf.path, **kwargs)
     obj.weights_sha256 = wf.sha256
     obj.extra_weights_sha256 = {w.name: weights.require(w.name).sha256 for w in spec.extra_weights}

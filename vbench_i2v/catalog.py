@@ -130,14 +130,14 @@ register(ExtractorSpec(
 register(ExtractorSpec(
     name="i3d-kinetics400", family="video",
     build="vbench_i2v.feature_extractors.i3d:I3DFVDExtractor", build_kwargs=(("route", "fvd"),),
-    weights=I3D_WEIGHTS, dim=400, batch_size_cpu=4, comparable_with_published=True,
+    weights=I3D_WEIGHTS, dim=400, batch_size_cpu=4, comparable_with_published=True, seconds_per_clip_cpu=1.1,
     description="FVD's Inception-I3D (Kinetics-400), VideoGPT route: 400 logits averaged over time",
     contract=_i3d_contract("fvd"),
 ))
 register(ExtractorSpec(
     name="i3d-kinetics400-styleganv", family="video",
     build="vbench_i2v.feature_extractors.i3d:I3DFVDExtractor", build_kwargs=(("route", "fvd-styleganv"),),
-    weights=I3D_WEIGHTS, dim=400, batch_size_cpu=4, comparable_with_published=True,
+    weights=I3D_WEIGHTS, dim=400, batch_size_cpu=4, comparable_with_published=True, seconds_per_clip_cpu=0.6,
     description="the same I3D on stylegan-v's fvd2048_16f route (16 frames, stretched to 224x224)",
     contract=_i3d_contract("fvd-styleganv"),
 ))
@@ -145,6 +145,7 @@ register(ExtractorSpec(
     name="videomae-v2-g-ssv2", family="video",
     build="vbench_i2v.feature_extractors.videomae_v2:VideoMAEv2Extractor",
     weights=VIDEOMAE_G_WEIGHTS, dim=1408, batch_size_cpu=2, comparable_with_published=True,
+    seconds_per_clip_cpu=90.0,  # 5.09 TFLOP per 16x224x224 clip at ~58 GFLOP/s (docs/fvd-successors.md)
     description="content-debiased FVD (cd-fvd): VideoMAE-v2 ViT-g/14 SSv2, fc_norm of the mean token, 1408-d",
     contract=InputContract(
         frames=16, sampling="first", size=(224, 224),
@@ -158,6 +159,7 @@ register(ExtractorSpec(
     name="vjepa-h16-ssv2", family="video",
     build="vbench_i2v.feature_extractors.vjepa:VJEPAExtractor",
     weights=VJEPA_H_WEIGHTS, extra_weights=(VJEPA_PROBE_WEIGHTS,), dim=1280, batch_size_cpu=2,
+    seconds_per_clip_cpu=55.0,  # 2.38 TFLOP per clip at ~44 GFLOP/s (docs/fvd-successors.md)
     comparable_with_published=False,  # JEDi leaves frame choice and resizing to the caller's loader
     description="JEDi: V-JEPA ViT-H/16 tokens pooled by the SSv2 attentive probe, 1280-d",
     contract=InputContract(

@@ -95,6 +95,7 @@ class ExtractorSpec:
     comparable_with_published: bool = False  # True only for the networks published numbers use
     extra_weights: tuple[WeightSpec, ...] = ()  # further files the network needs (e.g. a pooler)
     build_kwargs: tuple[tuple[str, object], ...] = ()  # fixed constructor arguments (e.g. an FVD route)
+    seconds_per_clip_cpu: float | None = None  # measured on one core; announced before long CPU jobs
 
     def provenance(self) -> dict:
         return {"name": self.name, "family": self.family, "dim": self.dim,

@@ -18,6 +18,7 @@ frames the paired metrics scored and every conversion applied to the inputs.
 
 from __future__ import annotations
 
+import logging
 import platform
 import warnings
 from dataclasses import dataclass, field
@@ -28,12 +29,14 @@ from vbench_i2v import distributed
 from vbench_i2v.devices import resolve_device
 from vbench_i2v.errors import InputError
 from vbench_i2v.metrics import bootstrap
-from vbench_i2v.metrics.features import (FeatureSet, extract_features, extract_features_sharded,  # noqa: F401
-                                         feature_set, feature_set_from_file, features_file)
+from vbench_i2v.metrics.features import (FeatureAccumulator, FeatureSet, extract_features,  # noqa: F401
+                                         extract_features_sharded, feature_set, feature_set_from_file,
+                                         features_file)
 from vbench_i2v.metrics.registry import MetricSpec, default_metrics, get_metric, metric_names, parse_metrics
 from vbench_i2v.metrics.sources import FeatureFile, ImageSet, VideoSet, is_features_file
 
 DEFAULT_EXTRACTOR = "resnext101-kinetics"
+log = logging.getLogger(__name__)
 
 
 def __getattr__(name):  # the old constants, now derived from the registry
@@ -82,7 +85,7 @@ class Context:
     metric_names: list[str]
     seed: int = 0
     device: str = "cpu"
-    batch_size: int = 8
+    batch_size: int | None = None
     bootstrap_reps: int = bootstrap.DEFAULT_REPS
     set_bootstrap_reps: int = 100
     kid_subsets: int = 100
@@ -138,6 +141,17 @@ def _pairing(real: VideoSet, fake: VideoSet) -> dict:
     return {"pairs": len(fake), "real_without_fake": real_only}
 
 
+def _announce_cost(ex, n_videos: int, device) -> None:
+    """Before a long CPU job: the expected time per clip of a large network, and how to go faster."""
+    spec = getattr(ex, "spec", None)
+    per_clip = getattr(spec, "seconds_per_clip_cpu", None)
+    if per_clip is None or str(device) != "cpu" or per_clip < 1.0:
+        return
+    total = per_clip * n_videos / 60
+    log.warning("%s on CPU: about %.0f s per clip on one core, ~%.0f min for %d clips; use --device cuda "
+                "or torchrun to shard it", spec.name, per_clip, total, n_videos)
+
+
 def _set_names() -> str:
     from vbench_i2v.metrics.registry import all_metrics
 
@@ -155,7 +169,7 @@ def _extractor_key(ex) -> str:
 
 
 def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None, seed: int = 0,
-                    identity=None, device: str = "cpu", batch_size: int = 8,
+                    identity=None, device: str = "cpu", batch_size: int | None = None,
                     bootstrap_reps: int = bootstrap.DEFAULT_REPS, set_bootstrap_reps: int = 100,
                     kid_subsets: int = 100, kid_subset_size: int = 1000, labels: dict | None = None,
                     include_conditioning_frame: bool = False, progress: bool = False) -> dict:
@@ -208,46 +222,24 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
     if any(s.kind == "paired" for s in specs):
         prov["paired_frames"] = ctx.frames_note()
 
-    # --- set metrics: one feature pass per distinct extractor -------------------------------
-    feature_sets: dict[str, tuple[str, FeatureSet, FeatureSet]] = {}
+    # --- set metrics: one network per distinct extractor; a side given as a features file is read
+    feature_nets: dict[str, dict] = {}  # key -> {"want", "ex", "real": FeatureSet|None, "fake": ...}
     for s in set_specs:
         want = _extractor_for(s, extractor)
         key = _extractor_key(want)
-        if key in feature_sets:
+        if key in feature_nets:
             continue
-        ex = None
-
-        def side(ff, vs):
-            nonlocal ex
+        ename = want if isinstance(want, str) else getattr(want, "name", "")
+        net = feature_nets[key] = {"want": want, "ex": None, "real": None, "fake": None}
+        for side, ff in (("real", real_ff), ("fake", fake_ff)):
             if ff is not None:
-                ename = want if isinstance(want, str) else getattr(want, "name", "")
                 if ff.extractor != ename:
                     raise InputError(f"{ff.path}: features were made with {ff.extractor!r}, not {ename!r}")
-                return feature_set_from_file(ff)
-            if ex is None:
-                ex = feature_extractors.build_video_extractor(want, device=device, batch_size=batch_size)
-            return feature_set(vs, ex, progress=progress)
-
-        fr, ff_ = side(real_ff, real_vs), side(fake_ff, fake_vs)
-        if fr.weights_sha256 and ff_.weights_sha256 and fr.weights_sha256 != ff_.weights_sha256:
-            raise InputError(f"real and fake features come from different {key} weights "
-                             f"({fr.weights_sha256[:12]} vs {ff_.weights_sha256[:12]})")
-        ename = ex.name if ex is not None else (want if isinstance(want, str) else want.name)
-        espec = getattr(ex, "spec", None) if ex is not None else (
-            feature_extractors.EXTRACTORS.get(ename) if isinstance(want, str) else None)
-        prov["weights"][ename] = fr.weights_sha256 or ff_.weights_sha256
-        prov["extractors"][ename] = {**(espec.provenance() if espec is not None else {"name": ename}),
-                                     "weights_sha256": prov["weights"][ename],
-                                     "extra_weights_sha256": getattr(ex, "extra_weights_sha256", {})}
-        prov["conversions"] += [f"{side_name}: {c}" for side_name, fs in (("real", fr), ("fake", ff_))
-                                for c in fs.conversions]
-        if espec is None or not espec.comparable_with_published:
-            prov["extractor_note"] = (f"features from {ename}: these FID/KID values are not ResNeXt-101 "
-                                      "Video FID and are not comparable with published numbers")
-        feature_sets[key] = (ename, fr, ff_)
-    if set_specs:
-        first = feature_sets[_extractor_key(_extractor_for(set_specs[0], extractor))][0]
-        prov["extractor"] = first
+                net[side] = feature_set_from_file(ff)
+        if net["real"] is None or net["fake"] is None:
+            net["ex"] = feature_extractors.build_video_extractor(want, device=device, batch_size=batch_size)
+            _announce_cost(net["ex"], (0 if real_vs is None else len(real_vs)) + (0 if fake_vs is None else len(fake_vs)),
+                           device)
 
     # --- per-video metrics: one pass over the generated videos, each rank its shard ------------
     if any(s.needs_model == "identity" for s in per_video):
@@ -289,42 +281,110 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
             prov.setdefault("models", {})[s.needs_model] = {
                 "name": mname, "contract": contract.as_dict() if hasattr(contract, "as_dict") else None}
 
-    def item_for(name: str, fv: np.ndarray) -> Item:
-        real_of = (lambda: real_vs.load(name)) if real_vs is not None and name in real_vs else None
+    def item_for(name: str, fv: np.ndarray, rv) -> Item:
+        if rv is not None:
+            real_of = rv
+        else:
+            real_of = (lambda: real_vs.load(name)) if real_vs is not None and name in real_vs else None
         if cond is not None and name in cond:
             cond_of = lambda: cond.load(name)  # noqa: E731
         elif real_of is not None:
-            cond_of = lambda: real_vs.load(name)[0]  # noqa: E731
+            cond_of = lambda: (real_of if rv is not None else real_vs.load(name))[0]  # noqa: E731
         else:
             cond_of = None
         return Item(name, fv, real_of, cond_of, None if labels is None else labels.get(name))
 
-    def per_video_values():
-        per = {s.name: {} for s in per_video}
-        for name, fv in fake_vs.iter(distributed.shard(fake_vs.names())):
-            item = item_for(name, fv)
-            for s in per_video:
-                per[s.name][name] = s.per_video(item, ctx)
-        return per, dict(ctx.counters), ctx.records
+    accs: dict[tuple[str, str], FeatureAccumulator] = {}
 
-    parts = distributed.collect(per_video_values) if per_video else []
+    def scan():
+        """This rank's one pass: each generated video (and its real partner) is decoded once and fed
+        to every network that needs it and to every per-video metric; then the real videos that
+        have no generated partner, for the set metrics."""
+        for key, net in feature_nets.items():
+            for side, vs in (("real", real_vs), ("fake", fake_vs)):
+                if net[side] is None:
+                    accs[(key, side)] = FeatureAccumulator(net["ex"], vs.label)
+        real_accs = [a for (k, side), a in accs.items() if side == "real"]
+        fake_accs = [a for (k, side), a in accs.items() if side == "fake"]
+        per = {s.name: {} for s in per_video}
+        done_real: set[str] = set()
+        if fake_vs is not None and (fake_accs or per_video):
+            names_ = fake_vs.names()
+            it = fake_vs.iter(distributed.shard(names_))
+            if progress:
+                from tqdm import tqdm
+
+                it = tqdm(it, total=len(distributed.shard(names_)), desc=f"scoring {fake_vs.label}", unit="video")
+            for name, fv in it:
+                for a in fake_accs:
+                    a.add(name, fv)
+                rv = None
+                if real_accs and real_vs is not None and name in real_vs:
+                    rv = real_vs.load(name)
+                    for a in real_accs:
+                        a.add(name, rv)
+                    done_real.add(name)
+                if per_video:
+                    item = item_for(name, fv, rv)
+                    for s in per_video:
+                        per[s.name][name] = s.per_video(item, ctx)
+        if real_accs:
+            rest = [n for n in real_vs.names() if n not in (fake_vs if fake_vs is not None else ())]
+            for name, rv in real_vs.iter(distributed.shard(rest)):
+                for a in real_accs:
+                    a.add(name, rv)
+        feats = {k: a.finish() for k, a in accs.items()}
+        return per, dict(ctx.counters), ctx.records, {k: (f[0], f[1], f[3]) for k, f in feats.items()}
+
+    parts = distributed.collect(scan)
+    stats = {k: distributed.reduce_stats(a.stats) for k, a in accs.items()}  # every rank: a collective
 
     def finish() -> dict:
         """The statistics, on rank 0 only, over everything gathered (the same computation as 1 process)."""
         results: dict[str, dict] = {}
+        for key, net in feature_nets.items():
+            for side, vs in (("real", real_vs), ("fake", fake_vs)):
+                if net[side] is None:
+                    rows = {n: r for part in parts for n, r in zip(part[3][(key, side)][0], part[3][(key, side)][1])}
+                    order = vs.names()
+                    mu, sigma = stats[(key, side)].compute()
+                    conv = sorted({c for part in parts for c in part[3][(key, side)][2]})
+                    net[side] = FeatureSet(order, np.stack([rows[n] for n in order]) if order else
+                                           np.zeros((0, net["ex"].dim)), mu, sigma,
+                                           getattr(net["ex"], "weights_sha256", None), vs.label, conv)
+            fr, ff_ = net["real"], net["fake"]
+            if fr.weights_sha256 and ff_.weights_sha256 and fr.weights_sha256 != ff_.weights_sha256:
+                raise InputError(f"real and fake features come from different {key} weights "
+                                 f"({fr.weights_sha256[:12]} vs {ff_.weights_sha256[:12]})")
+            ex, want = net["ex"], net["want"]
+            ename = ex.name if ex is not None else (want if isinstance(want, str) else want.name)
+            espec = getattr(ex, "spec", None) if ex is not None else (
+                feature_extractors.EXTRACTORS.get(ename) if isinstance(want, str) else None)
+            net["name"] = ename
+            prov["weights"][ename] = fr.weights_sha256 or ff_.weights_sha256
+            prov["extractors"][ename] = {**(espec.provenance() if espec is not None else {"name": ename}),
+                                         "weights_sha256": prov["weights"][ename],
+                                         "extra_weights_sha256": getattr(ex, "extra_weights_sha256", {})}
+            prov["conversions"] += [f"{side}: {c}" for side, fs in (("real", fr), ("fake", ff_))
+                                    for c in fs.conversions]
+            if espec is None or not espec.comparable_with_published:
+                prov["extractor_note"] = (f"features from {ename}: these FID/KID values are not ResNeXt-101 "
+                                          "Video FID and are not comparable with published numbers")
+        if set_specs:
+            prov["extractor"] = feature_nets[_extractor_key(_extractor_for(set_specs[0], extractor))]["name"]
         for s in set_specs:
-            ename, fr, ff_ = feature_sets[_extractor_key(_extractor_for(s, extractor))]
-            results[s.name] = {**s.set_level(fr, ff_, ctx), "extractor": ename}
+            net = feature_nets[_extractor_key(_extractor_for(s, extractor))]
+            results[s.name] = {**s.set_level(net["real"], net["fake"], ctx), "extractor": net["name"]}
         counters: dict[str, int] = {}
         records: dict[str, dict] = {}
-        for _, c, r in parts:
+        for _, c, r, _ in parts:
             for k, v in c.items():
                 counters[k] = counters.get(k, 0) + v
             for m, per in r.items():
                 records.setdefault(m, {}).update(per)
         ctx.counters, ctx.records = counters, records
         for s in per_video:
-            merged = {k: v for part, _, _ in parts for k, v in part[s.name].items()}
+            merged = {k: v for part in parts for k, v in part[0][s.name].items()}
             values = {n: merged[n] for n in fake_vs.names()}
             summary = s.summarize(values, ctx) if s.summarize else summarize_mean(values, ctx, s.name)
             if s.kind == "paired":

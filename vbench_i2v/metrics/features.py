@@ -41,44 +41,66 @@ def _conversion(contract, shape) -> str | None:
     return None
 
 
+class FeatureAccumulator:
+    """Feeds videos to one extractor in batches (same frame shape, ``batch_size`` at a time) and
+    keeps per-video features, float64 streaming mean/covariance and the conversions applied.
+
+    Each clip is checked against the extractor's input contract before it is fed. Several
+    accumulators can share one pass over the videos (each video decoded once for all networks).
+    """
+
+    def __init__(self, extractor, label: str = "videos"):
+        self.extractor = extractor
+        spec = getattr(extractor, "spec", None)
+        self.contract = spec.contract if spec is not None else None
+        self.label = label
+        self.stats = StreamingStats(extractor.dim)
+        self.names: list[str] = []
+        self._rows: list[np.ndarray] = []
+        self._batch: list[np.ndarray] = []
+        self._conversions: set[str] = set()
+        self.batch_size = getattr(extractor, "batch_size", 8)
+
+    def add(self, name: str, video: np.ndarray) -> None:
+        if self.contract is not None:
+            self.contract.check_clip(video.shape, f"{self.label}/{name}")
+            conv = _conversion(self.contract, video.shape)
+            if conv:
+                self._conversions.add(conv)
+        if self._batch and (video.shape != self._batch[0].shape or len(self._batch) >= self.batch_size):
+            self._flush()
+        self._batch.append(video)
+        self.names.append(name)
+
+    def _flush(self) -> None:
+        if self._batch:
+            f = self.extractor.features(np.stack(self._batch))
+            self.stats.update(f)  # raises on NaN/Inf
+            self._rows.append(f)
+            self._batch.clear()
+
+    def finish(self) -> tuple[list[str], np.ndarray, StreamingStats, list[str]]:
+        self._flush()
+        feats = np.concatenate(self._rows) if self._rows else np.zeros((0, self.extractor.dim))
+        return self.names, feats, self.stats, sorted(self._conversions)
+
+
 def extract_features(videos: VideoSet, extractor, names: Iterable[str] | None = None,
                      progress: bool = False, conversions: list | None = None
                      ) -> tuple[list[str], np.ndarray, StreamingStats]:
     """Features of every video (batched by frame shape), with float64 streaming mean/cov."""
     names = list(videos.names() if names is None else names)
-    spec = getattr(extractor, "spec", None)
-    contract = spec.contract if spec is not None else None
-    stats = StreamingStats(extractor.dim)
-    out: list[np.ndarray] = []
-    batch: list[np.ndarray] = []
-    seen_conv: set[str] = set()
-
-    def flush():
-        if batch:
-            f = extractor.features(np.stack(batch))
-            stats.update(f)  # raises on NaN/Inf
-            out.append(f)
-            batch.clear()
-
+    acc = FeatureAccumulator(extractor, videos.label)
     it = videos.iter(names)
     if progress:
         from tqdm import tqdm
 
         it = tqdm(it, total=len(names), desc=f"features {videos.label}", unit="video")
-    bs = getattr(extractor, "batch_size", 8)
     for name, v in it:
-        if contract is not None:
-            contract.check_clip(v.shape, f"{videos.label}/{name}")
-            conv = _conversion(contract, v.shape)
-            if conv and conv not in seen_conv:
-                seen_conv.add(conv)
-        if batch and (v.shape != batch[0].shape or len(batch) >= bs):
-            flush()
-        batch.append(v)
-    flush()
+        acc.add(name, v)
+    names, feats, stats, conv = acc.finish()
     if conversions is not None:
-        conversions.extend(sorted(seen_conv))
-    feats = np.concatenate(out) if out else np.zeros((0, extractor.dim))
+        conversions.extend(conv)
     return names, feats, stats
 
 
