@@ -6,7 +6,9 @@ A backend turns a conditioning image (and a class label) into a 32-frame clip::
 
 and knows how to build its networks, take one training step, and save/load itself as
 ``model.safetensors`` + ``config.json``. Everything else (the training loop, checkpoints with
-optimiser and RNG state, loss logs, sample grids, resume) lives once in :mod:`.training`.
+optimiser and RNG state, loss logs, sample grids, resume) lives once in :mod:`.training`, whose
+``Trainer`` owns that state and hands a step what it needs (:class:`StepState`). This module
+knows nothing of the loop: :mod:`.training` imports it, never the reverse.
 
 See docs/architecture.md ("Add a backend") for how to add a backend.
 """
@@ -68,12 +70,34 @@ class Batch:
         return self.video.shape[0]
 
 
+@dataclass
+class StepState:
+    """What one training step works with, handed to :meth:`GeneratorBackend.train_step` by its owner.
+
+    The training loop (:class:`~vbench_i2v.generators.training.Trainer`) owns the optimisers, the
+    AMP switch and, under torchrun, the DistributedDataParallel wrappers; a step reads them from
+    here instead of from attributes someone set on the backend. ``nets`` has the backend's keys
+    and shares its parameters: the plain networks in one process, DDP wrappers under torchrun.
+    """
+
+    nets: nn.ModuleDict
+    optimizers: dict[str, torch.optim.Optimizer]
+    amp: bool = False  # bf16 autocast; only takes effect on CUDA
+    device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
+
+    def autocast(self):
+        """bf16 autocast on CUDA when ``amp`` is set; a no-op elsewhere."""
+        if self.amp and torch.device(self.device).type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
 class GeneratorBackend:
     """Base class of every generator backend.
 
     Subclasses set ``name``, ``Config`` (a :class:`GeneratorConfig` subclass), ``presets``
     (name -> field overrides) and implement :meth:`build`, :meth:`_generate`, and, when
-    ``trainable``, :meth:`configure_optimizers` and :meth:`train_step`.
+    ``trainable``, :meth:`configure_optimizers` and :meth:`_train_step`.
     """
 
     name: ClassVar[str] = ""
@@ -98,8 +122,9 @@ class GeneratorBackend:
         self.label_names = list(label_names) if label_names is not None else None
         self.dataset = dataset
         self.nets = nn.ModuleDict()
+        # For steps called by hand (tests, benchmarks: see step_state); the training loop keeps its own.
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self.amp = False
+        self.amp = False  # bf16 autocast in generate() on CUDA
         self.build(self.num_classes)
         self.device = torch.device("cpu")
         self.to(device)
@@ -121,9 +146,28 @@ class GeneratorBackend:
         """Optimisers by name (saved and restored with the training state)."""
         raise NotImplementedError(f"{self.name} is not trainable")
 
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        """One optimisation step on ``batch``; returns float losses by name (the csv columns)."""
+    def _train_step(self, batch: Batch, state: StepState) -> dict[str, float]:
+        """One optimisation step on ``batch`` with ``state``'s networks, optimisers and autocast;
+        returns float losses by name (the csv columns)."""
         raise NotImplementedError(f"{self.name} is not trainable")
+
+    # --- training steps --------------------------------------------------------------------
+    def train_step(self, batch: Batch, state: StepState | None = None) -> dict[str, float]:
+        """One optimisation step on ``batch``; returns float losses by name.
+
+        The training loop passes its :class:`StepState`. Called by hand without one, the step
+        uses :meth:`step_state` (these networks, this model's own optimisers).
+        """
+        if not self.trainable:
+            raise NotImplementedError(f"{self.name} is not trainable")
+        return self._train_step(batch, self.step_state() if state is None else state)
+
+    def step_state(self) -> StepState:
+        """The state for steps called by hand: ``self.nets``, ``self.optimizers`` (made by
+        :meth:`configure_optimizers` when empty) and ``self.amp``."""
+        if not self.optimizers:
+            self.optimizers = self.configure_optimizers()
+        return StepState(self.nets, self.optimizers, amp=self.amp, device=self.device)
 
     # --- configs and presets -----------------------------------------------------------
     @classmethod
@@ -379,12 +423,6 @@ class GeneratorBackend:
             first = str(exc).splitlines()[0]
             raise InputError(f"{weights}: weights do not match the config ({first})") from None
         return model.to(device)
-
-    def train(self, dataset, **options):
-        """Train on ``dataset`` with the shared loop (see :func:`.training.train`)."""
-        from vbench_i2v.generators.training import train
-
-        return train(self, dataset, **options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, num_classes={self.num_classes}, config={self.config})"

@@ -1,10 +1,14 @@
 """The training loop every backend shares: data, logging, sample grids, checkpoints, exact resume.
 
 A backend only says what one step does (:meth:`GeneratorBackend.train_step`) and which
-optimisers it has (:meth:`GeneratorBackend.configure_optimizers`). This module feeds it random
-32-frame training windows, writes ``losses.csv`` and sample grids, and saves checkpoints that a
-later ``resume=True`` run continues exactly: weights, optimiser states, the torch/numpy/python
-RNG states and the position in the (seeded) data order.
+optimisers it has (:meth:`GeneratorBackend.configure_optimizers`). One :class:`Trainer` owns
+everything else a run changes: the optimisers, the AMP and other fast-path switches, the
+DistributedDataParallel wrappers, the RNG states and the data position, checkpoints and logs.
+It feeds the backend random 32-frame training windows, hands each step a
+:class:`~vbench_i2v.generators.base.StepState`, writes ``losses.csv`` and sample grids, and saves
+checkpoints that a later ``resume=True`` run continues exactly: weights, optimiser states, the
+torch/numpy/python RNG states and the position in the (seeded) data order. The run is described
+by one :class:`TrainOptions`; :func:`train` is the short call for scripts.
 
 Output folder layout (also a loadable checkpoint, so ``vbench generate --checkpoint DIR`` works)::
 
@@ -13,22 +17,27 @@ Output folder layout (also a loadable checkpoint, so ``vbench generate --checkpo
     DIR/losses.csv                               one row per step
     DIR/samples/step_000100.{png,gif}            fixed inputs x every label, fixed noise
 
-Under ``torchrun`` (see :func:`train` and the "Distributed training" section below) every process
-runs this loop on its own slice of each global batch, the networks are wrapped in
-DistributedDataParallel while a step runs, and rank 0 alone logs, draws samples and saves.
+Under ``torchrun`` (see the "Distributed training" section below) every process runs this loop on
+its own slice of each global batch, each step calls DistributedDataParallel wrappers around the
+networks, and rank 0 alone logs, draws samples and saves. A caller that trains on one rank while
+the others wait (``vbench run`` training a missing checkpoint) says so with
+``TrainOptions(single_process=True)``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
+import logging
 import math
 import os
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -40,10 +49,13 @@ from vbench_i2v.generators.base import (
     MODEL_FILE,
     Batch,
     GeneratorBackend,
+    StepState,
     _temp_path,
     read_checkpoint_meta,
 )
 from vbench_i2v.generators.grids import save_sample_grid
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "training_state.pt"
 LOSS_FILE = "losses.csv"
@@ -152,8 +164,8 @@ def set_rng_state(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
-def save_checkpoint(backend: GeneratorBackend, out: Path, progress: Progress, seed: int, world_size: int = 1,
-                    rank_rngs: list | None = None) -> None:
+def save_checkpoint(backend: GeneratorBackend, optimizers: dict, out: Path, progress: Progress, seed: int,
+                    world_size: int = 1, rank_rngs: list | None = None) -> None:
     """Training state first, then weights, then config.json (which names the step last).
 
     A distributed run also stores every rank's RNG state (``rank_rngs``, rank 0's is ``rng``), so a
@@ -166,7 +178,7 @@ def save_checkpoint(backend: GeneratorBackend, out: Path, progress: Progress, se
         "sample_in_epoch": progress.sample_in_epoch,
         "world_size": world_size,
         "seed": seed,
-        "optimizers": {k: opt.state_dict() for k, opt in backend.optimizers.items()},
+        "optimizers": {k: opt.state_dict() for k, opt in optimizers.items()},
         "rng": rng_state() if rank_rngs is None else rank_rngs[0],
     }
     if rank_rngs is not None and len(rank_rngs) > 1:
@@ -180,8 +192,8 @@ def save_checkpoint(backend: GeneratorBackend, out: Path, progress: Progress, se
     backend.save(out, extra=extra)
 
 
-def load_training_state(backend: GeneratorBackend, out: Path, rank: int = 0) -> tuple[Progress, int]:
-    """Restore weights, optimisers and RNG from ``out``; returns the progress and the run's seed.
+def load_training_state(backend: GeneratorBackend, optimizers: dict, out: Path, rank: int = 0) -> tuple[Progress, int]:
+    """Restore weights, ``optimizers`` and RNG from ``out``; returns the progress and the run's seed.
 
     ``rank`` > 0 (a distributed resume) takes that rank's saved RNG state when the run had that
     many processes, and otherwise a fresh stream derived from (seed, rank, step).
@@ -197,7 +209,7 @@ def load_training_state(backend: GeneratorBackend, out: Path, rank: int = 0) -> 
     path = out / STATE_FILE
     if not path.exists():
         raise InputError(f"{out}: cannot resume, no {STATE_FILE} (was it written by `vbench train`?)")
-    state = _read_state(path, backend)
+    state = _read_state(path, optimizers)
     if state["step"] != meta.get("step"):
         raise InputError(f"{out}: {STATE_FILE} (step {state['step']}) and {CONFIG_FILE} "
                          f"(step {meta.get('step')}) disagree; the last checkpoint was interrupted")
@@ -213,7 +225,7 @@ def load_training_state(backend: GeneratorBackend, out: Path, rank: int = 0) -> 
     except RuntimeError as exc:
         raise InputError(f"{weights}: cannot resume, weights do not fit this model's config "
                          f"({_first_line(exc)})") from None
-    for name, opt in backend.optimizers.items():
+    for name, opt in optimizers.items():
         try:
             opt.load_state_dict(state["optimizers"][name])
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -245,7 +257,7 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
 _STATE_INTS = ("step", "epoch", "batch_in_epoch", "seed")
 
 
-def _read_state(path: Path, backend: GeneratorBackend) -> dict:
+def _read_state(path: Path, optimizers: dict) -> dict:
     """Load ``training_state.pt`` and check its fields, naming the file and the field when wrong."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -264,7 +276,7 @@ def _read_state(path: Path, backend: GeneratorBackend) -> dict:
                              f"{'positive' if key == 'world_size' else 'non-negative'} integer, got {value!r}")
     if not isinstance(state["optimizers"], dict):
         raise InputError(f"{path}: cannot resume, field optimizers must be a dict")
-    missing = sorted(set(backend.optimizers) - set(state["optimizers"]))
+    missing = sorted(set(optimizers) - set(state["optimizers"]))
     if missing:
         raise InputError(f"{path}: cannot resume, field optimizers lacks {', '.join(missing)} "
                          f"(saved by another generator?)")
@@ -345,9 +357,11 @@ class SampleSheet:
         gen = torch.Generator().manual_seed(int(protocol.rng_for(seed, "sample-noise").integers(2**62)))
         self.z = backend.sample_z(len(self.images), gen)
 
-    def render(self, backend: GeneratorBackend, stem: Path) -> list[Path]:
-        videos = tensors.video_from_model(backend.generate(self.images, self.labels, z=self.z))
-        return save_sample_grid(stem, videos, self.images, self.ncols)
+    def render(self, backend: GeneratorBackend, stem: Path, autocast=contextlib.nullcontext) -> list[Path]:
+        """Generate the sheet (under ``autocast``: the run's AMP setting) and save it as png + gif."""
+        with autocast():
+            videos = backend.generate(self.images, self.labels, z=self.z)
+        return save_sample_grid(stem, tensors.video_from_model(videos), self.images, self.ncols)
 
 
 def _has_split(dataset, split: str) -> bool:
@@ -361,12 +375,12 @@ def _has_split(dataset, split: str) -> bool:
 #
 # Under torchrun every rank runs the same loop. Choices, and why:
 # - Gradients: each network of ``backend.nets`` with trainable parameters is wrapped in
-#   DistributedDataParallel, and the wrappers replace ``backend.nets`` only while ``train_step``
-#   runs (``_DDPNets.active``). Backends need no change: ``self.nets["G"](...)`` calls DDP's forward,
-#   attribute look-ups (``self.nets["G"].dim_z``) reach the network (``_DDP.__getattr__``), and the
-#   backend's own optimisers step the same Parameter objects. Outside a step (sample grids, save,
-#   load) ``backend.nets`` holds the plain networks, so rank 0 can generate alone and checkpoints
-#   keep their keys (no ``module.`` prefix).
+#   DistributedDataParallel (``_ddp_nets``), and the trainer hands the wrappers to every step as
+#   ``StepState.nets``. Backends need no change: ``state.nets["G"](...)`` calls DDP's forward,
+#   attribute look-ups (``state.nets["G"].dim_z``) reach the network (``_DDP.__getattr__``), and the
+#   trainer's optimisers step the same Parameter objects. ``backend.nets`` itself always holds the
+#   plain networks (sample grids, save, load), so rank 0 can generate alone and checkpoints keep
+#   their keys (no ``module.`` prefix).
 # - GAN steps call a network several times per step (D on real, on fake, then again for G's loss)
 #   and backward through D into G. DDP supports several forwards before one backward (autograd sums
 #   a parameter's gradients before DDP's hook sees them) as long as every parameter gets a gradient
@@ -394,6 +408,8 @@ def _has_split(dataset, split: str) -> bool:
 #   stream for noise. Checkpoints keep every rank's RNG state.
 
 
+
+
 class _DDP(torch.nn.parallel.DistributedDataParallel):
     """DistributedDataParallel that lets backends read the wrapped network's attributes."""
 
@@ -404,28 +420,20 @@ class _DDP(torch.nn.parallel.DistributedDataParallel):
             return getattr(self.module, name)
 
 
-class _DDPNets:
-    """DDP wrappers around ``backend.nets``, put in place only while a training step runs."""
+def _ddp_nets(nets: torch.nn.ModuleDict, device: torch.device, find_unused: bool = False) -> torch.nn.ModuleDict:
+    """The networks a distributed step calls: DDP around each one with trainable parameters.
 
-    def __init__(self, backend: GeneratorBackend, find_unused: bool = False):
-        self.plain = backend.nets
-        self.wrapped = torch.nn.ModuleDict()
-        ids = [backend.device.index] if backend.device.type == "cuda" else None
-        for name, net in self.plain.items():
-            if any(p.requires_grad for p in net.parameters()):
-                # Construction broadcasts rank 0's parameters and buffers: every rank starts equal. DDP's
-                # default buffer sync (rank 0's buffers before every forward) is left on.
-                self.wrapped[name] = _DDP(net, device_ids=ids, find_unused_parameters=find_unused)
-            else:
-                self.wrapped[name] = net
-
-    @contextlib.contextmanager
-    def active(self, backend: GeneratorBackend):
-        backend.nets = self.wrapped
-        try:
-            yield
-        finally:
-            backend.nets = self.plain
+    Construction broadcasts rank 0's parameters and buffers, so every rank starts equal. DDP's
+    default buffer sync (rank 0's buffers before every forward) is left on.
+    """
+    ids = [device.index] if device.type == "cuda" else None
+    wrapped = torch.nn.ModuleDict()
+    for name, net in nets.items():
+        if any(p.requires_grad for p in net.parameters()):
+            wrapped[name] = _DDP(net, device_ids=ids, find_unused_parameters=find_unused)
+        else:
+            wrapped[name] = net
+    return wrapped
 
 
 def _global_position(prog: Progress, global_batch: int, n_records: int, i: int) -> tuple[int, int]:
@@ -523,144 +531,6 @@ def _workers(value, cuda: bool) -> int:
     return n
 
 
-def _checkpoint(backend: GeneratorBackend, out: Path, prog: Progress, seed: int, multi: bool, world: int) -> None:
-    if not multi:
-        save_checkpoint(backend, out, prog, seed)
-        return
-    distributed.broadcast_buffers(backend.nets)  # every rank now holds exactly what rank 0 saves
-    rngs = distributed.collect(rng_state)
-    distributed.on_main(lambda: save_checkpoint(backend, out, prog, seed, world_size=world, rank_rngs=rngs))
-
-
-# --- the loop ------------------------------------------------------------------------------
-def train(backend: GeneratorBackend, dataset, out, *, steps: int | None = None, epochs: float | None = None,
-          seed: int = 0, device: str | torch.device | None = None, resume: bool = False,
-          sample_every: int = 200, checkpoint_every: int = 200, amp: str = "auto", compile: str = "auto",
-          progress_bar: bool = True, sample_inputs: int = 2, max_seconds: float | None = None,
-          on_step=None, workers: int | str = "auto", sync_bn: str = "auto", ddp_find_unused: bool = False,
-          channels_last: str = "auto") -> Path:
-    """Train ``backend`` on ``dataset``'s training split until ``steps`` (or ``epochs``) in total.
-
-    With ``resume=True`` the run continues from the checkpoint in ``out`` (same seed, same data
-    order, restored RNG and optimisers), so N steps, or N/2 steps then a resume to N, give the
-    same weights. ``amp``/``compile``: ``auto`` (on for CUDA), ``on`` or ``off``. ``max_seconds``
-    ends the run early (with samples and a checkpoint) once that much wall time has passed.
-    ``workers``: DataLoader processes decoding batches (``auto``: 2 on CUDA, with pinned memory; 0
-    on CPU). ``channels_last``: weights and clips in ``channels_last_3d`` (``auto``: on for CUDA,
-    where cuDNN's bf16 3D convolutions want it; see benchmarks/README.md for the CPU figures). Under torchrun the run is data-parallel (see "distributed training" above):
-    ``steps`` counts global steps, ``config.batch_size`` is per process, ``sync_bn``
-    (``auto``: on for distributed CUDA runs) converts BatchNorm to SyncBatchNorm, and only rank 0
-    logs, renders samples and writes checkpoints.
-    """
-    if not backend.trainable:
-        raise InputError(f"generator {backend.name!r} has nothing to train")
-    if backend.num_classes != dataset.num_classes:
-        raise InputError(f"model has {backend.num_classes} classes, dataset {dataset.name!r} has {dataset.num_classes}")
-    distributed.init(device if device is not None else backend.device)  # a no-op without torchrun
-    multi = distributed.collectives_ok()  # False inside on_main (rank 0 alone): train as one process
-    rank, world = (distributed.rank(), distributed.world_size()) if multi else (0, 1)
-    main = rank == 0
-    out = Path(out)
-
-    def setup():
-        nonlocal seed
-        out.mkdir(parents=True, exist_ok=True)
-        if device is not None:
-            backend.to(distributed.local_device(device) if multi else device)
-        cuda = backend.device.type == "cuda"
-        backend.amp = _switch(amp, cuda, "amp")
-        meta = None
-        if resume:
-            meta = read_checkpoint_meta(out)
-            seed = int(meta.get("seed", seed))
-        seed_everything(seed if rank == 0 else _rank_seed(seed, rank))
-        backend.optimizers = backend.configure_optimizers()
-        prog = Progress()
-        if resume:
-            if meta.get("dataset") and dataset.name and meta["dataset"] != dataset.name:
-                raise InputError(f"{out}: cannot resume, checkpoint was trained on {meta['dataset']!r}, "
-                                 f"not {dataset.name!r}")
-            prog, seed = load_training_state(backend, out, rank)
-        elif (out / STATE_FILE).exists():
-            raise InputError(f"{out} already holds a training run; pass --resume to continue it or pick another --out")
-        if multi and _switch(sync_bn, cuda, "sync_bn"):
-            if not cuda:
-                raise InputError("sync_bn needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only); use sync_bn off "
-                                 "or auto on CPU")
-            torch.nn.SyncBatchNorm.convert_sync_batchnorm(backend.nets)  # in place; same parameters and keys
-        if _switch(channels_last, cuda, "channels_last"):
-            to_channels_last(backend.nets)
-        if _switch(compile, cuda, "compile"):
-            backend.compile()
-        data = TrainWindows(dataset, backend.config.batch_size, seed)
-        if world > 1 and len(data.records) < data.batch_size * world:
-            raise InputError(f"dataset {dataset.name!r} has {len(data.records)} training videos, fewer than one "
-                             f"global batch ({data.batch_size} per process x {world} processes)")
-        per_epoch = max(1, len(data.records) // (data.batch_size * world))
-        total = steps if steps is not None else math.ceil((epochs if epochs is not None else 1) * per_epoch)
-        if total < 1:
-            raise InputError(f"number of steps must be >= 1, got {total}")
-        log = LossLog(out / LOSS_FILE, prog.step if resume else None) if main else None
-        sheet = SampleSheet(backend, dataset, seed, inputs=sample_inputs) if main else None
-        return cuda, prog, data, total, log, sheet
-
-    # A failure on one rank (bad checkpoint, too few videos) stops every rank with the message.
-    cuda, prog, data, total, log, sheet = distributed.everywhere(setup) if multi else setup()
-    backend.dataset = dataset.name
-    backend.label_names = list(dataset.labels) if dataset.labels else None
-    ddp = _DDPNets(backend, ddp_find_unused) if multi else None
-    n_workers = _workers(workers, cuda)
-    pin = cuda and n_workers > 0
-    clips_last = _switch(channels_last, cuda, "channels_last")
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, initial=prog.step, disable=not (progress_bar and main), desc=f"train {backend.name}",
-               unit="step")
-    for module in backend.nets.values():
-        module.train()
-    started = time.perf_counter()
-    batches = _step_batches(data, prog, total - prog.step, rank, world, n_workers, pin)
-    try:
-        for epoch, pos, clips, labels in batches:
-            batch = _to_batch(data, clips, labels, backend.device, pin)
-            if clips_last:
-                batch.video = batch.video.contiguous(memory_format=torch.channels_last_3d)
-            t0 = time.perf_counter()
-            with ddp.active(backend) if ddp else contextlib.nullcontext():
-                losses = backend.train_step(batch)
-            seconds = time.perf_counter() - t0
-            out_of_time = max_seconds is not None and time.perf_counter() - started >= max_seconds
-            if multi:  # log the mean over ranks; stop together when any rank is out of time
-                agreed = distributed.mean_over_ranks([float(v) for v in losses.values()] + [float(out_of_time)])
-                losses = dict(zip(losses, (float(v) for v in agreed[:-1])))
-                out_of_time = bool(agreed[-1] > 0)
-            bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
-            if bad:
-                raise InputError(f"training diverged at step {prog.step + 1}: loss {bad[0]} is {losses[bad[0]]}")
-            prog.step += 1
-            prog.epoch, prog.sample_in_epoch = _global_position(
-                Progress(epoch=epoch, sample_in_epoch=pos), data.batch_size * world, len(data.records), 1)
-            prog.batch_in_epoch = prog.sample_in_epoch // (data.batch_size * world)
-            if main:
-                log.write(prog.step, prog.epoch, seconds, losses)
-            bar.update(1)
-            bar.set_postfix({k: f"{float(v):.3g}" for k, v in losses.items()})
-            last = prog.step == total or out_of_time
-            if (prog.step % sample_every == 0 or last) and main:
-                sheet.render(backend, out / SAMPLES_DIR / f"step_{prog.step:06d}")
-            if prog.step % checkpoint_every == 0 or last:
-                _checkpoint(backend, out, prog, seed, multi, world)
-            if on_step is not None:
-                on_step(prog.step, losses)
-            if out_of_time:
-                break
-    finally:
-        del batches  # stops DataLoader workers when the run ends early
-    bar.close()
-    return out
-
-
 def _switch(value: str | bool, cuda: bool, what: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -672,3 +542,282 @@ def _switch(value: str | bool, cuda: bool, what: str) -> bool:
     if value in ("off", "false", "0"):
         return False
     raise InputError(f"{what} must be auto, on or off, got {value!r}")
+
+
+# --- what a run is ---------------------------------------------------------------------------
+@dataclass
+class TrainOptions:
+    """Everything that describes one training run, checked when it is made.
+
+    ``steps`` (or ``epochs``, default 1 epoch) is the total the run trains to, counting global steps
+    under torchrun; ``seed`` is None for "0" on a new run and "the run's own" on ``resume`` (a
+    different one is refused there). ``device`` None keeps the backend's. The fast paths
+    (``amp``, ``compile``, ``channels_last``, ``sync_bn``) are ``auto`` (on for CUDA; ``sync_bn``
+    only under torchrun), ``on`` or ``off``; ``workers`` is ``auto`` (2 DataLoader processes with
+    pinned memory on CUDA, 0 on CPU) or a number. ``max_seconds`` ends the run early (with samples
+    and a checkpoint). ``single_process`` trains in this process alone even when a torchrun
+    process group is up (the other ranks are waiting elsewhere and must not be asked to join).
+    """
+
+    steps: int | None = None
+    epochs: float | None = None
+    seed: int | None = None
+    resume: bool = False
+    device: str | torch.device | None = None
+    sample_every: int = 200
+    checkpoint_every: int = 200
+    sample_inputs: int = 2
+    max_seconds: float | None = None
+    progress_bar: bool = True
+    amp: str | bool = "auto"
+    compile: str | bool = "auto"
+    channels_last: str | bool = "auto"
+    sync_bn: str | bool = "auto"
+    workers: int | str = "auto"
+    ddp_find_unused: bool = False
+    single_process: bool = False
+
+    def __post_init__(self):
+        if self.steps is not None and self.epochs is not None:
+            raise InputError("give steps or epochs, not both")
+        for name in ("steps", "sample_every", "checkpoint_every", "sample_inputs"):
+            value = getattr(self, name)
+            if value is None and name == "steps":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.epochs is not None and not (isinstance(self.epochs, (int, float)) and math.isfinite(self.epochs)
+                                            and self.epochs > 0):
+            raise InputError(f"epochs must be a finite number > 0, got {self.epochs!r}")
+        if self.max_seconds is not None and not (self.max_seconds >= 0):  # NaN fails too
+            raise InputError(f"max_seconds must be >= 0, got {self.max_seconds!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0):
+            raise InputError(f"seed must be an integer >= 0, got {self.seed!r}")
+        for name in ("amp", "compile", "channels_last", "sync_bn"):
+            _switch(getattr(self, name), False, name)  # refuses anything but auto/on/off now
+        _workers(self.workers, False)
+
+
+@dataclass(frozen=True)
+class FastPaths:
+    """The switches of :class:`TrainOptions` resolved for one device and process count."""
+
+    amp: bool
+    compile: bool
+    channels_last: bool
+    sync_bn: bool
+    workers: int
+    pin_memory: bool
+
+    @classmethod
+    def resolve(cls, options: TrainOptions, cuda: bool, multi: bool) -> "FastPaths":
+        workers = _workers(options.workers, cuda)
+        sync_bn = multi and _switch(options.sync_bn, cuda, "sync_bn")
+        if sync_bn and not cuda:
+            raise InputError("sync_bn needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only); use sync_bn off "
+                             "or auto on CPU")
+        return cls(amp=_switch(options.amp, cuda, "amp"), compile=_switch(options.compile, cuda, "compile"),
+                   channels_last=_switch(options.channels_last, cuda, "channels_last"), sync_bn=sync_bn,
+                   workers=workers, pin_memory=cuda and workers > 0)
+
+
+# --- the loop ------------------------------------------------------------------------------
+class Trainer:
+    """One training run of ``backend`` on ``dataset``'s training split, into the folder ``out``.
+
+    The trainer is the one owner of what a run changes besides the weights: the optimisers
+    (``self.optimizers``), the resolved switches (``self.fast``), the DDP wrappers, the RNG
+    states and the data position (``self.progress``), the seed and device (resolved once, in
+    :meth:`fit`), the loss log, the sample sheet and the checkpoints. Each step receives a
+    :class:`StepState` with the networks to call, the optimisers and the AMP switch.
+
+    ``on_step(step, losses)`` is called after every step (after that step's checkpoint).
+    """
+
+    def __init__(self, backend: GeneratorBackend, dataset, out, options: TrainOptions | None = None,
+                 on_step: Callable[[int, dict], None] | None = None):
+        self.backend, self.dataset, self.out = backend, dataset, Path(out)
+        self.options = options if options is not None else TrainOptions()
+        self.on_step = on_step
+        # Resolved by fit(): the process layout, device, seed, switches and the run's state.
+        self.multi, self.rank, self.world = False, 0, 1
+        self.device: torch.device = backend.device
+        self.seed: int = 0
+        self.fast: FastPaths | None = None
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.progress = Progress()
+        self.total = 0
+        self.data: TrainWindows | None = None
+        self._log: LossLog | None = None
+        self._sheet: SampleSheet | None = None
+        self._state: StepState | None = None
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    # --- setting up --------------------------------------------------------------------------
+    def fit(self) -> Path:
+        """Train until ``options.steps`` (or ``epochs``) in total; returns the run folder.
+
+        With ``resume`` the run continues from the checkpoint in ``out`` (same seed, same data
+        order, restored RNG and optimisers), so N steps, or N/2 steps then a resume to N, give the
+        same weights. Under torchrun, ``config.batch_size`` is per process and a failure while
+        setting up on any rank stops every rank with the message.
+        """
+        backend, dataset, opts = self.backend, self.dataset, self.options
+        if not backend.trainable:
+            raise InputError(f"generator {backend.name!r} has nothing to train")
+        if backend.num_classes != dataset.num_classes:
+            raise InputError(f"model has {backend.num_classes} classes, dataset {dataset.name!r} "
+                             f"has {dataset.num_classes}")
+        if not opts.single_process:
+            distributed.init(opts.device if opts.device is not None else backend.device)  # no-op without torchrun
+            self.multi = distributed.is_distributed()
+        if self.multi:
+            self.rank, self.world = distributed.rank(), distributed.world_size()
+        distributed.everywhere(self._setup) if self.multi else self._setup()
+        backend.dataset = dataset.name  # the checkpoint records what it was trained on
+        backend.label_names = list(dataset.labels) if dataset.labels else None
+        nets = _ddp_nets(backend.nets, self.device, opts.ddp_find_unused) if self.multi else backend.nets
+        self._state = StepState(nets, self.optimizers, amp=self.fast.amp, device=self.device)
+        self._describe()
+        self._loop()
+        log.info("wrote %s (model.safetensors, config.json, losses.csv, samples/)", self.out)
+        return self.out
+
+    def _setup(self) -> None:
+        backend, dataset, opts, out = self.backend, self.dataset, self.options, self.out
+        out.mkdir(parents=True, exist_ok=True)
+        if opts.device is not None:
+            backend.to(distributed.local_device(opts.device) if self.multi else opts.device)
+        self.device = backend.device
+        cuda = self.device.type == "cuda"
+        self.fast = FastPaths.resolve(opts, cuda, self.multi)
+        saved_seed = self._saved_seed() if opts.resume else None
+        if opts.resume and opts.seed is not None and opts.seed != saved_seed:
+            raise InputError(f"{out}: cannot resume with seed {opts.seed}, the run was started with seed {saved_seed}")
+        self.seed = saved_seed if opts.resume else (opts.seed or 0)
+        if not opts.resume:
+            seed_everything(self.seed if self.main else _rank_seed(self.seed, self.rank))
+        self.optimizers = backend.configure_optimizers()
+        if opts.resume:
+            self.progress, state_seed = load_training_state(backend, self.optimizers, out, self.rank)
+            if state_seed != self.seed:
+                raise InputError(f"{out}: {STATE_FILE} (seed {state_seed}) and {CONFIG_FILE} (seed {self.seed}) "
+                                 "disagree; the last checkpoint was interrupted")
+        elif (out / STATE_FILE).exists():
+            raise InputError(f"{out} already holds a training run; pass --resume to continue it or pick another --out")
+        if self.fast.sync_bn:
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(backend.nets)  # in place; same parameters and keys
+        if self.fast.channels_last:
+            to_channels_last(backend.nets)
+        if self.fast.compile:
+            backend.compile()
+        self.data = data = TrainWindows(dataset, backend.config.batch_size, self.seed)
+        if self.world > 1 and len(data.records) < data.batch_size * self.world:
+            raise InputError(f"dataset {dataset.name!r} has {len(data.records)} training videos, fewer than one "
+                             f"global batch ({data.batch_size} per process x {self.world} processes)")
+        per_epoch = max(1, len(data.records) // (data.batch_size * self.world))
+        epochs = opts.epochs if opts.epochs is not None else 1
+        self.total = opts.steps if opts.steps is not None else math.ceil(epochs * per_epoch)
+        if self.main:
+            self._log = LossLog(out / LOSS_FILE, self.progress.step if opts.resume else None)
+            self._sheet = SampleSheet(backend, dataset, self.seed, inputs=opts.sample_inputs)
+
+    def _saved_seed(self) -> int:
+        """The seed a resumed run was started with (its config.json), after checking the run fits."""
+        meta = read_checkpoint_meta(self.out)
+        if meta.get("dataset") and self.dataset.name and meta["dataset"] != self.dataset.name:
+            raise InputError(f"{self.out}: cannot resume, checkpoint was trained on {meta['dataset']!r}, "
+                             f"not {self.dataset.name!r}")
+        seed = meta.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InputError(f"{self.out / CONFIG_FILE}: cannot resume, field seed must be a non-negative integer, "
+                             f"got {seed!r}")
+        return seed
+
+    def _describe(self) -> None:
+        b = self.backend
+        counts = ", ".join(f"{k} {v:,}" for k, v in b.parameter_counts().items())
+        layout = f", {self.world} processes, global batch {b.config.batch_size * self.world}" if self.world > 1 else ""
+        log.info("%s on %s (%s%s): %s; config %s", b.name, self.dataset.name, self.device, layout, counts, b.config)
+        log.info("steps %d..%d of %d, seed %d; %s", self.progress.step + 1, self.total, self.total, self.seed,
+                 ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(self.fast).items()))
+
+    # --- the loop ----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        backend, opts, data, prog, fast = self.backend, self.options, self.data, self.progress, self.fast
+        global_batch = data.batch_size * self.world
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=self.total, initial=prog.step, disable=not (opts.progress_bar and self.main),
+                   desc=f"train {backend.name}", unit="step")
+        for module in backend.nets.values():
+            module.train()
+        started = time.perf_counter()
+        batches = _step_batches(data, prog, self.total - prog.step, self.rank, self.world, fast.workers,
+                                fast.pin_memory)
+        try:
+            for epoch, pos, clips, labels in batches:
+                batch = _to_batch(data, clips, labels, self.device, fast.pin_memory)
+                if fast.channels_last:
+                    batch.video = batch.video.contiguous(memory_format=torch.channels_last_3d)
+                t0 = time.perf_counter()
+                losses = backend.train_step(batch, self._state)
+                seconds = time.perf_counter() - t0
+                out_of_time = opts.max_seconds is not None and time.perf_counter() - started >= opts.max_seconds
+                if self.multi:  # log the mean over ranks; stop together when any rank is out of time
+                    agreed = distributed.mean_over_ranks([float(v) for v in losses.values()] + [float(out_of_time)])
+                    losses = dict(zip(losses, (float(v) for v in agreed[:-1])))
+                    out_of_time = bool(agreed[-1] > 0)
+                bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
+                if bad:
+                    raise InputError(f"training diverged at step {prog.step + 1}: loss {bad[0]} is {losses[bad[0]]}")
+                prog.step += 1
+                prog.epoch, prog.sample_in_epoch = _global_position(
+                    Progress(epoch=epoch, sample_in_epoch=pos), global_batch, len(data.records), 1)
+                prog.batch_in_epoch = prog.sample_in_epoch // global_batch
+                if self.main:
+                    self._log.write(prog.step, prog.epoch, seconds, losses)
+                bar.update(1)
+                bar.set_postfix({k: f"{float(v):.3g}" for k, v in losses.items()})
+                last = prog.step == self.total or out_of_time
+                if (prog.step % opts.sample_every == 0 or last) and self.main:
+                    self._sheet.render(backend, self.out / SAMPLES_DIR / f"step_{prog.step:06d}", self._state.autocast)
+                if prog.step % opts.checkpoint_every == 0 or last:
+                    self._checkpoint()
+                if self.on_step is not None:
+                    self.on_step(prog.step, losses)
+                if out_of_time:
+                    if prog.step < self.total:
+                        log.info("stopped at step %d of %d: max_seconds %g reached", prog.step, self.total,
+                                 opts.max_seconds)
+                    break
+        finally:
+            del batches  # stops DataLoader workers when the run ends early
+        bar.close()
+
+    def _checkpoint(self) -> None:
+        prog, seed = self.progress, self.seed
+        if not self.multi:
+            save_checkpoint(self.backend, self.optimizers, self.out, prog, seed)
+        else:
+            distributed.broadcast_buffers(self.backend.nets)  # every rank now holds exactly what rank 0 saves
+            rngs = distributed.collect(rng_state)
+            distributed.on_main(lambda: save_checkpoint(self.backend, self.optimizers, self.out, prog, seed,
+                                                        world_size=self.world, rank_rngs=rngs))
+        log.debug("step %d: checkpoint in %s", prog.step, self.out)
+
+
+def train(backend: GeneratorBackend, dataset, out, *, steps: int | None = None, seed: int | None = None,
+          resume: bool = False, on_step: Callable[[int, dict], None] | None = None, **options) -> Path:
+    """Train ``backend`` on ``dataset`` into ``out``: ``Trainer(backend, dataset, out, TrainOptions(...)).fit()``.
+
+    ``options`` are further :class:`TrainOptions` fields (``epochs``, ``sample_every``, ``amp``, ...).
+    """
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(TrainOptions)})
+    if unknown:
+        raise TypeError(f"train() got unknown option(s) {', '.join(unknown)} (see TrainOptions)")
+    opts = TrainOptions(steps=steps, seed=seed, resume=resume, **options)
+    return Trainer(backend, dataset, out, opts, on_step=on_step).fit()

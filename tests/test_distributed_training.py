@@ -3,7 +3,9 @@
 References: the ranks of one run must hold bit-identical weights and optimiser states (DDP averages
 the same gradients into every rank); a 2-process run resumed on 2 processes must equal the
 uninterrupted 2-process run exactly; a global batch on N processes must be exactly the block of
-the seeded order that one process would take with an N times larger batch.
+the seeded order that one process would take with an N times larger batch. The 2-process run's
+sha256 literals were computed with the training loop before the Trainer refactor (see
+tests/test_trainer.py for how they hash).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from generator_fakes import TinyDataset, one_torch_thread  # noqa: F401
 from vbench_i2v.errors import InputError
 from vbench_i2v.generators import training
 from vbench_i2v.generators.registry import get_generator, load_checkpoint
+from test_trainer import loss_hash, optimizer_hash, state_hash
 
 HERE = Path(__file__).parent
 WIDTH = "0.0625"
@@ -94,11 +97,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _torchrun_train(args: list[str], nproc: int = 2, snapshot_at: int = 0) -> subprocess.CompletedProcess:
+def _torchrun_train(args: list[str], nproc: int = 2, snapshot_at: int = 0, command: str = "train"
+                    ) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("torchrun")
     launcher = [str(exe)] if exe.exists() else [sys.executable, "-m", "torch.distributed.run"]
     cmd = launcher + ["--nnodes", "1", "--nproc_per_node", str(nproc), "--master_addr", "127.0.0.1",
-                      "--master_port", str(_free_port()), str(HERE / "dist_train_worker.py"), "train"] + args
+                      "--master_port", str(_free_port()), str(HERE / "dist_train_worker.py"), command] + args
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "DUMP_SNAPSHOT_AT": str(snapshot_at)}
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -125,20 +129,27 @@ def _assert_same_optimizers(a: dict, b: dict) -> None:
                 assert torch.equal(torch.as_tensor(sa[i][key]), torch.as_tensor(sb[i][key])), (name, i, key)
 
 
+@pytest.mark.slow  # torchrun start-up and 2 processes: tens of seconds
 def test_two_processes_train_in_step_and_resume_on_one(tmp_path):
     run = tmp_path / "run"
     common = ["--generator", "imaginator", "--dataset", "synthetic", "--device", "cpu", "--seed", "3",
               "--sample-every", "1000"]
     r = _torchrun_train(common + ["--width", WIDTH, "--batch-size", "2", "--steps", "4", "--checkpoint-every", "2",
                                   "--out", str(run)], snapshot_at=2)
-    assert r.stdout.count("imaginator on synthetic (cpu, 2 processes, global batch 4)") == 1  # rank 0 only
-    assert r.stdout.count("wrote ") == 1
+    # Messages go through the logger (stderr), whose rank filter keeps rank 0's only.
+    assert r.stderr.count("imaginator on synthetic (cpu, 2 processes, global batch 4)") == 1
+    assert r.stderr.count("wrote ") == 1
 
     # Both ranks hold the same weights, buffers (BN statistics, spectral-norm vectors) and Adam states.
     dumps = [torch.load(run / f"rank{k}.pt", weights_only=True) for k in (0, 1)]
     assert [d["rank"] for d in dumps] == [0, 1] and dumps[0]["world"] == 2
     _assert_same_state(dumps[0]["nets"], dumps[1]["nets"])
     _assert_same_optimizers(dumps[0]["optimizers"], dumps[1]["optimizers"])
+    # The same numbers as before the Trainer refactor, bit for bit.
+    assert state_hash(dumps[0]["nets"]) == "21d1928c7c503efd44b7e053737e4c2dfea931a48478a35cf210ffc473258cce"
+    assert optimizer_hash(run / training.STATE_FILE) == \
+        "2fa45e7a3aba355fb1115679725d5e6b225d5661a4ed25ef8b9d2ed9e52cb02b"
+    assert loss_hash(run / "losses.csv") == "4a1518344749ecbb815e82d372c1c28b2876f8dc088773e0ffa05fd9e26c08c9"
     assert any("weight_u" in k or "_u" in k for k in dumps[0]["nets"])  # spectral norm is in there
     saved = load_checkpoint(run)
     _assert_same_state(saved.nets.state_dict(), dumps[0]["nets"])
@@ -174,16 +185,35 @@ def test_two_processes_train_in_step_and_resume_on_one(tmp_path):
 
     ds = get_dataset("synthetic", seed=3)
     one = load_checkpoint(run)
-    training.train(one, ds, run, steps=6, resume=True, progress_bar=False, sample_every=1000, checkpoint_every=1000,
-                   sample_inputs=1)
+    trainer = training.Trainer(one, ds, run, training.TrainOptions(
+        steps=6, resume=True, progress_bar=False, sample_every=1000, checkpoint_every=1000, sample_inputs=1))
+    trainer.fit()
     assert _steps(run / "losses.csv") == [1, 2, 3, 4, 5, 6]
     state = torch.load(run / training.STATE_FILE, weights_only=True)
     assert (state["step"], state["world_size"], state["sample_in_epoch"]) == (6, 1, 20)
     assert "rank_rngs" not in state
     moved = one.nets.state_dict()
     assert any(not torch.equal(moved[k], v) for k, v in dumps[0]["nets"].items())
-    for name, opt in one.optimizers.items():
-        assert all(s["step"] == 6 for s in opt.state_dict()["state"].values()), name
+    assert set(trainer.optimizers) == {"G", "D"}
+    for name, opt in trainer.optimizers.items():
+        assert opt.state_dict()["state"] and all(s["step"] == 6 for s in opt.state_dict()["state"].values()), name
+
+
+@pytest.mark.slow  # torchrun start-up and 2 processes: tens of seconds
+def test_rank0_alone_inside_on_main_trains_as_one_process(tmp_path):
+    """`vbench run` trains a missing checkpoint on rank 0 while the others wait in on_main: with
+    single_process=True no collective is started (a hang otherwise), and the result is exactly a
+    1-process run."""
+    _torchrun_train([str(tmp_path / "alone")], command="rank0-alone")
+    ds = TinyDataset()
+    cls = get_generator("imaginator")
+    torch.manual_seed(0)
+    model = cls(cls.make_config(width=1 / 16, overrides={"batch_size": 2}), ds.num_classes, ds.labels, ds.name)
+    training.train(model, ds, tmp_path / "one", steps=2, seed=4, progress_bar=False, sample_every=100,
+                   sample_inputs=1)
+    _assert_same_state(load_checkpoint(tmp_path / "alone").nets.state_dict(), model.nets.state_dict())
+    state = torch.load(tmp_path / "alone" / training.STATE_FILE, weights_only=True)
+    assert state["world_size"] == 1 and "rank_rngs" not in state
 
 
 def test_channels_last_layout_keeps_the_math(tmp_path):

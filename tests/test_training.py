@@ -74,23 +74,25 @@ def test_training_writes_checkpoint_losses_and_samples(tmp_path):
 
 def test_resume_continues_exactly(tmp_path):
     ds = TinyDataset()
+    quiet = dict(checkpoint_every=100, sample_every=100, progress_bar=False, sample_inputs=1)
     straight = make_model(ds)
-    training.train(straight, ds, tmp_path / "a", steps=4, checkpoint_every=100, sample_every=100, progress_bar=False,
-                   sample_inputs=1)
+    one_go = training.Trainer(straight, ds, tmp_path / "a", training.TrainOptions(steps=4, **quiet))
+    one_go.fit()
 
     first = make_model(ds)
-    training.train(first, ds, tmp_path / "b", steps=2, checkpoint_every=100, sample_every=100, progress_bar=False,
-                   sample_inputs=1)
+    training.Trainer(first, ds, tmp_path / "b", training.TrainOptions(steps=2, **quiet)).fit()
     torch.manual_seed(123)  # whatever happens between the runs must not matter
     np.random.seed(7)
     resumed = load_checkpoint(tmp_path / "b")
-    training.train(resumed, ds, tmp_path / "b", steps=4, resume=True, checkpoint_every=100, sample_every=100,
-                   progress_bar=False, sample_inputs=1)
+    again = training.Trainer(resumed, ds, tmp_path / "b", training.TrainOptions(steps=4, resume=True, **quiet))
+    again.fit()
 
     for k, v in straight.nets.state_dict().items():
         assert torch.equal(v, resumed.nets.state_dict()[k]), k
-    for name, opt in straight.optimizers.items():
-        a, b = opt.state_dict()["state"], resumed.optimizers[name].state_dict()["state"]
+    assert set(one_go.optimizers) == set(again.optimizers) == {"G", "D"}
+    for name, opt in one_go.optimizers.items():
+        a, b = opt.state_dict()["state"], again.optimizers[name].state_dict()["state"]
+        assert a and a.keys() == b.keys()
         assert all(torch.equal(a[i]["exp_avg"], b[i]["exp_avg"]) and a[i]["step"] == b[i]["step"] == 4 for i in a)
     la, lb = rows(tmp_path / "a" / "losses.csv"), rows(tmp_path / "b" / "losses.csv")
     assert [int(r["step"]) for r in lb] == [1, 2, 3, 4]
@@ -112,7 +114,7 @@ def test_training_refuses_to_overwrite_or_resume_the_wrong_thing(tmp_path):
     other = make_model(ds)
     other.name = "other"  # a different backend pointed at this run
     with pytest.raises(InputError, match="checkpoint is for generator 'imaginator', not 'other'"):
-        training.load_training_state(other, tmp_path)
+        training.load_training_state(other, other.configure_optimizers(), tmp_path)
 
 
 def test_unlabelled_dataset_and_time_budget(tmp_path):

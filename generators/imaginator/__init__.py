@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from vbench_i2v.errors import InputError
-from vbench_i2v.generators.base import Batch, GeneratorBackend, GeneratorConfig
+from vbench_i2v.generators.base import Batch, GeneratorBackend, GeneratorConfig, StepState
 from vbench_i2v.generators.imaginator import model as M
 from vbench_i2v.generators.imaginator.train_step import train_step
 from vbench_i2v.generators.registry import GENERATORS
@@ -90,8 +90,8 @@ class Imaginator(GeneratorBackend):
             "D": torch.optim.Adam(d_params, lr=c.lr_d, betas=(c.beta1, c.beta2)),
         }
 
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        return train_step(self, batch)
+    def _train_step(self, batch: Batch, state: StepState) -> dict[str, float]:
+        return train_step(self, batch, state)
 
 
 __all__ = ["Imaginator", "ImaginatorConfig", "PRESETS"]

@@ -37,8 +37,10 @@ def video_logits(d_v, video, labels, aux: bool):
     return (out[:, 0], out[:, 1:]) if aux else (out, None)
 
 
-def train_step(model, batch) -> dict[str, float]:
-    cfg, nets, opt = model.config, model.nets, model.optimizers
+def train_step(model, batch, state) -> dict[str, float]:
+    """One step of ``model`` on ``batch``; networks, optimisers and autocast come from ``state``
+    (a :class:`~vbench_i2v.generators.base.StepState`, owned by the training loop)."""
+    cfg, nets, opt = model.config, state.nets, state.optimizers
     g, d_v, d_i = nets["G"], nets["D_V"], nets["D_I"] if "D_I" in nets else None
     real, image, labels = batch.video, batch.image, batch.label
     aux = cfg.d_video == "aux-classifier" and model.num_classes > 0
@@ -46,7 +48,7 @@ def train_step(model, batch) -> dict[str, float]:
     z = model.sample_z(b)
     frame_idx = torch.randint(0, real.shape[2], (b,), device=real.device)
 
-    with model.autocast():
+    with state.autocast():
         fake = g(image, labels, z)
 
     if cfg.adv_weight == 0:
@@ -54,7 +56,7 @@ def train_step(model, batch) -> dict[str, float]:
 
     # --- discriminators -------------------------------------------------------------------
     opt["D"].zero_grad(set_to_none=True)
-    with model.autocast():
+    with state.autocast():
         real_logit, real_cls = video_logits(d_v, real, labels, aux)
         fake_logit, _ = video_logits(d_v, fake.detach(), labels, aux)
         loss_dv_real, loss_dv_fake = bce(real_logit, True), bce(fake_logit, False)
@@ -73,7 +75,7 @@ def train_step(model, batch) -> dict[str, float]:
 
     # --- generator ------------------------------------------------------------------------
     opt["G"].zero_grad(set_to_none=True)
-    with model.autocast():
+    with state.autocast():
         fake_logit, fake_cls = video_logits(d_v, fake, labels, aux)
         loss_adv = bce(fake_logit, True)
         if aux:

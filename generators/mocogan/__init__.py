@@ -19,7 +19,7 @@ import torch
 
 from vbench_i2v import protocol
 from vbench_i2v.errors import InputError
-from vbench_i2v.generators.base import Batch, GeneratorBackend, GeneratorConfig
+from vbench_i2v.generators.base import Batch, GeneratorBackend, GeneratorConfig, StepState
 from vbench_i2v.generators.mocogan import model as M
 from vbench_i2v.generators.mocogan.train_step import train_step
 from vbench_i2v.generators.registry import GENERATORS
@@ -95,8 +95,8 @@ class Mocogan(GeneratorBackend):
         return {"G": torch.optim.Adam(self.nets["G"].parameters(), lr=c.lr_g, **adam),
                 "D": torch.optim.Adam(d_params, lr=c.lr_d, **adam)}
 
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        return train_step(self, batch)
+    def _train_step(self, batch: Batch, state: StepState) -> dict[str, float]:
+        return train_step(self, batch, state)
 
 
 __all__ = ["Mocogan", "MocoganConfig", "PRESETS"]

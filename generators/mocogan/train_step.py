@@ -32,8 +32,10 @@ def l1_term(fake: torch.Tensor, real: torch.Tensor, mean: bool) -> torch.Tensor:
     return diff.mean() if mean else diff.flatten(1).sum(1).mean()
 
 
-def train_step(model, batch) -> dict[str, float]:
-    cfg, nets, opt = model.config, model.nets, model.optimizers
+def train_step(model, batch, state) -> dict[str, float]:
+    """One step of ``model`` on ``batch``; networks, optimisers and autocast come from ``state``
+    (a :class:`~vbench_i2v.generators.base.StepState`, owned by the training loop)."""
+    cfg, nets, opt = model.config, state.nets, state.optimizers
     g, d_i, d_v = nets["G"], nets["D_I"], nets["D_V"]
     real, image = batch.video, batch.image
     b, t, k = real.shape[0], real.shape[2], model.num_classes
@@ -45,12 +47,12 @@ def train_step(model, batch) -> dict[str, float]:
     real_pick = (torch.randint(0, b, (n,), device=real.device), torch.randint(0, t, (n,), device=real.device))
     fake_pick = (torch.randint(0, b, (n,), device=real.device), torch.randint(0, t, (n,), device=real.device))
 
-    with model.autocast():
+    with state.autocast():
         fake = g(image, gen_labels, z)
 
     # --- discriminators (one Adam over D_I and D_V: their parameters are disjoint) ----------
     opt["D"].zero_grad(set_to_none=True)
-    with model.autocast():
+    with state.autocast():
         loss_di = bce(d_i(random_frames(real, *real_pick)), True) + \
             bce(d_i(random_frames(fake.detach(), *fake_pick)), False)
         real_logit, real_cls = d_v(real)
@@ -63,7 +65,7 @@ def train_step(model, batch) -> dict[str, float]:
 
     # --- generator ------------------------------------------------------------------------
     opt["G"].zero_grad(set_to_none=True)
-    with model.autocast():
+    with state.autocast():
         fake_logit, fake_cls = d_v(fake)
         loss_adv = bce(d_i(random_frames(fake, *fake_pick)), True) + bce(fake_logit, True)
         loss_cls_fake = F.cross_entropy(fake_cls.float(), gen_labels) if k else fake_logit.new_zeros(())

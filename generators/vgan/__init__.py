@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from vbench_i2v.errors import InputError
-from vbench_i2v.generators.base import Batch, GeneratorBackend, GeneratorConfig
+from vbench_i2v.generators.base import Batch, GeneratorBackend, GeneratorConfig, StepState
 from vbench_i2v.generators.registry import GENERATORS
 from vbench_i2v.generators.vgan import model as M
 from vbench_i2v.generators.vgan.train_step import train_step
@@ -91,8 +91,8 @@ class Vgan(GeneratorBackend):
         return {"G": torch.optim.Adam(self.nets["G"].parameters(), lr=c.lr_g, betas=betas),
                 "D": torch.optim.Adam(self.nets["D"].parameters(), lr=c.lr_d, betas=betas)}
 
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        return train_step(self, batch)
+    def _train_step(self, batch: Batch, state: StepState) -> dict[str, float]:
+        return train_step(self, batch, state)
 
 
 __all__ = ["Vgan", "VganConfig", "PRESETS"]

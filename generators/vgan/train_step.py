@@ -27,20 +27,22 @@ def l1_term(fake: torch.Tensor, real: torch.Tensor, mean: bool) -> torch.Tensor:
     return diff.mean() if mean else diff.flatten(1).sum(1).mean()
 
 
-def train_step(model, batch) -> dict[str, float]:
-    cfg, nets, opt = model.config, model.nets, model.optimizers
+def train_step(model, batch, state) -> dict[str, float]:
+    """One step of ``model`` on ``batch``; networks, optimisers and autocast come from ``state``
+    (a :class:`~vbench_i2v.generators.base.StepState`, owned by the training loop)."""
+    cfg, nets, opt = model.config, state.nets, state.optimizers
     g, d = nets["G"], nets["D"]
     real, image = batch.video, batch.image
     labels = batch.label if model.num_classes else None
     conditional = cfg.mode == "i2v"
     z = model.sample_z(real.shape[0])
 
-    with model.autocast():
+    with state.autocast():
         fake, mask = g(image, labels, z, with_mask=True)
 
     # --- discriminator --------------------------------------------------------------------
     opt["D"].zero_grad(set_to_none=True)
-    with model.autocast():
+    with state.autocast():
         real_logit = d(real, labels)
         fake_logit = d(fake.detach(), labels)
         loss_d = bce(real_logit, True) + bce(fake_logit, False)
@@ -49,7 +51,7 @@ def train_step(model, batch) -> dict[str, float]:
 
     # --- generator ------------------------------------------------------------------------
     opt["G"].zero_grad(set_to_none=True)
-    with model.autocast():
+    with state.autocast():
         fake_logit = d(fake, labels)
         loss_adv = bce(fake_logit, True)
         loss_mask = mask.float().mean()

@@ -1,4 +1,10 @@
-"""`vbench train`, `vbench generate` and `vbench generators list`: the same code path for every backend."""
+"""`vbench train`, `vbench generate` and `vbench generators list`: the same code path for every backend.
+
+Every option is parsed by a shared type from :mod:`vbench_i2v.cli.types` (ranges with upper bounds,
+no NaN, no empty strings or paths, outputs checked writable), so a bad value fails in one line
+before any work; torch, numpy and the datasets are imported inside the command functions, so
+``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +13,70 @@ from pathlib import Path
 import click
 
 from vbench_i2v.cli.datasets import dataset_option
+from vbench_i2v.cli.types import (
+    BATCH_SIZE, POSITIVE_FLOAT, SEED, TEXT, FiniteFloatRange, InputDir, InputFile, NonEmptyPath, OutputPath,
+)
 from vbench_i2v.errors import InputError
 from vbench_i2v.options import switch_type
 
 SWITCH = switch_type(allow_auto=True)  # auto, or on/off in any of the bool spellings (any case)
 DATASET_FILE = "dataset.json"  # the dataset (name, root, options) a run trains on; checked on --resume
+# Upper bounds: far beyond any run this project makes, low enough that a typo fails at once instead of
+# as an out-of-memory crash (width multiplies every channel count: 8 = 64x the published parameters)
+# or a job that never ends.
+STEPS = click.IntRange(1, 10**9)
+WIDTH = FiniteFloatRange(min=0.0, max=8.0, min_open=True)
+EPOCHS = FiniteFloatRange(min=0.0, max=1e6, min_open=True)
+CLIPS = click.IntRange(1, 1000)  # generated in one batch
+NUM_CLASSES = click.IntRange(0, 10_000)
+MAX_WORKERS = 64
+
+
+class Workers(click.types.StringParamType):
+    """``auto`` or a number of DataLoader processes, 0..64."""
+
+    name = "auto|N"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().lower()
+        if text == "auto":
+            return "auto"
+        try:
+            n = int(text)
+        except ValueError:
+            self.fail(f"{value!r} is not auto or a whole number.", param, ctx)
+        if not 0 <= n <= MAX_WORKERS:
+            self.fail(f"{n} is not auto or in the range 0<=x<={MAX_WORKERS}.", param, ctx)
+        return n
 
 
 @click.command("train")
-@click.option("--generator", "generator_name", required=True, help="Backend name (see `vbench generators list`).")
-@click.option("--dataset", "dataset_name", required=True, help="Dataset name (see `vbench datasets list`).")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="The dataset's root folder.")
+@click.option("--generator", "generator_name", type=TEXT, required=True,
+              help="Backend name (see `vbench generators list`).")
+@click.option("--dataset", "dataset_name", type=TEXT, required=True, help="Dataset name (see `vbench datasets list`).")
+@click.option("--data-root", type=NonEmptyPath(file_okay=False), default=None, help="The dataset's root folder.")
 @dataset_option
-@click.option("--preset", default=None, help="Training recipe, e.g. paper or released (default: the backend's).")
-@click.option("--width", type=float, default=None, help="Channel multiplier (1.0 = published widths).")
-@click.option("--steps", type=int, default=None, help="Total optimisation steps.")
-@click.option("--epochs", type=float, default=None, help="Total epochs (instead of --steps).")
-@click.option("--batch-size", type=int, default=None)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+@click.option("--preset", type=TEXT, default=None, help="Training recipe, e.g. paper or released (default: the backend's).")
+@click.option("--width", type=WIDTH, default=None, help="Channel multiplier (1.0 = published widths; at most 8).")
+@click.option("--steps", type=STEPS, default=None, help="Total optimisation steps.")
+@click.option("--epochs", type=EPOCHS, default=None, help="Total epochs (instead of --steps).")
+@click.option("--batch-size", type=BATCH_SIZE, default=None, help="Clips per step (per process under torchrun).")
+@click.option("--out", "out_dir", type=OutputPath("dir"), default=None,
               help="Run folder (default: runs/train-<generator>-<dataset>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out (weights, optimisers, RNG, data order).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config field (repeatable).")
-@click.option("--sample-every", type=int, default=200, show_default=True, help="Steps between sample grids.")
-@click.option("--checkpoint-every", type=int, default=200, show_default=True, help="Steps between checkpoints.")
+@click.option("--device", type=TEXT, default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--seed", type=SEED, default=None, help="Seed of weights, data order and noise (default 0; "
+                                                      "--resume keeps the run's own).")
+@click.option("--set", "overrides", type=TEXT, multiple=True, metavar="KEY=VALUE",
+              help="Override any config field (repeatable).")
+@click.option("--sample-every", type=STEPS, default=200, show_default=True, help="Steps between sample grids.")
+@click.option("--checkpoint-every", type=STEPS, default=200, show_default=True, help="Steps between checkpoints.")
 @click.option("--amp", type=SWITCH, default="auto", show_default=True,
               help="bf16 autocast (auto: on CUDA).")
 @click.option("--compile", "compile_", type=SWITCH, default="off", show_default=True,
               help="torch.compile the networks (off by default: unmeasured on GPU here; auto = on CUDA).")
-@click.option("--max-minutes", type=float, default=None, help="Stop (with a checkpoint) after this wall time.")
-@click.option("--workers", default="auto", show_default=True,
+@click.option("--max-minutes", type=POSITIVE_FLOAT, default=None, help="Stop (with a checkpoint) after this wall time.")
+@click.option("--workers", type=Workers(), default="auto", show_default=True,
               help="DataLoader processes decoding batches, with pinned memory on CUDA (auto: 2 on CUDA, 0 on CPU).")
 @click.option("--channels-last", type=SWITCH, default="auto", show_default=True,
               help="Weights and clips in channels_last_3d memory layout (auto: on CUDA).")
@@ -56,48 +95,50 @@ def train_cmd(generator_name, dataset_name, data_root, options, preset, width, s
     """
     import torch
 
-    from vbench_i2v import distributed
+    from vbench_i2v import distributed, logs
     from vbench_i2v.datasets import get_dataset, parse_dataset_options
+    from vbench_i2v.devices import resolve_device
     from vbench_i2v.generators import training
     from vbench_i2v.generators.base import read_checkpoint_meta
     from vbench_i2v.generators.registry import get_generator, load_checkpoint
 
+    logs.setup()
     if steps is not None and epochs is not None:
         raise InputError("give --steps or --epochs, not both")
     dataset_options = parse_dataset_options(dataset_name, options)  # refused before any work
     out = Path(out_dir or Path("runs") / f"train-{generator_name}-{dataset_name}")
     distributed.init(distributed.local_device(device))  # joins torchrun's process group; a no-op otherwise
-    device = distributed.local_device(device)  # under torchrun, cuda/auto means this process's GPU
-    say = click.echo if distributed.is_main() else (lambda *a, **k: None)
+    device = resolve_device(distributed.local_device(device))  # once; under torchrun cuda/auto = this rank's GPU
     if resume:
         meta = read_checkpoint_meta(out)
         if meta["backend"] != generator_name:
             raise InputError(f"{out}: checkpoint is for generator {meta['backend']!r}, not {generator_name!r}")
         if preset or width is not None or batch_size is not None or overrides:
             raise InputError("--resume continues the saved config; drop --preset/--width/--batch-size/--set")
-        seed = int(meta.get("seed", seed))
-        model = load_checkpoint(out, device=device)
+        saved = meta.get("seed", 0)
+        if seed is not None and seed != saved:
+            raise InputError(f"{out}: --resume keeps the run's seed {saved}; drop --seed {seed}")
+        seed = saved
     else:
+        seed = 0 if seed is None else seed
         cls = get_generator(generator_name)
         values = cls.parse_overrides(list(overrides))
         if batch_size is not None:
             values["batch_size"] = batch_size
         cfg = cls.make_config(preset, width, values)
+    run = training.TrainOptions(
+        steps=steps, epochs=epochs, seed=seed, resume=resume, sample_every=sample_every,
+        checkpoint_every=checkpoint_every, max_seconds=None if max_minutes is None else max_minutes * 60,
+        amp=amp, compile=compile_, channels_last=channels_last, sync_bn=sync_bn, workers=workers,
+        ddp_find_unused=ddp_find_unused)
     dataset = get_dataset(dataset_name, data_root=data_root, seed=seed, **dataset_options)
     _check_dataset_record(out, dataset, resume, distributed.is_main())
-    if not resume:
-        torch.manual_seed(seed)
+    if resume:
+        model = load_checkpoint(out, device=device)
+    else:
+        torch.manual_seed(seed)  # the weights' initialisation
         model = cls(cfg, dataset.num_classes, dataset.labels, dataset.name, device=device)
-    counts = ", ".join(f"{k} {v:,}" for k, v in model.parameter_counts().items())
-    world = distributed.world_size()
-    say(f"{model.name} on {dataset.name} ({model.device}"
-        + (f", {world} processes, global batch {model.config.batch_size * world}" if world > 1 else "")
-        + f"): {counts}; config {model.config}")
-    training.train(model, dataset, out, steps=steps, epochs=epochs, seed=seed, resume=resume,
-                   sample_every=sample_every, checkpoint_every=checkpoint_every, amp=amp, compile=compile_,
-                   max_seconds=None if max_minutes is None else max_minutes * 60, workers=workers,
-                   sync_bn=sync_bn, ddp_find_unused=ddp_find_unused, channels_last=channels_last)
-    say(f"wrote {out} (model.safetensors, config.json, losses.csv, samples/)")
+    training.Trainer(model, dataset, out, run).fit()  # looked up at call time (tests wrap it)
 
 
 def _dataset_record(dataset) -> dict:
@@ -129,36 +170,32 @@ def _check_dataset_record(out: Path, dataset, resume: bool, main: bool) -> None:
     elif main and not resume:
         from vbench_i2v.generators.training import STATE_FILE
 
-        if not (out / STATE_FILE).exists():  # else train() refuses the existing run: keep its record
+        if not (out / STATE_FILE).exists():  # else the Trainer refuses the existing run: keep its record
             atomic_write_json(path, record)
 
 
 @click.command("generate")
-@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), required=True,
-              help="Folder with model.safetensors + config.json.")
-@click.option("--image", type=click.Path(exists=True), required=True, help="Conditioning image (64x64, or resized).")
-@click.option("--label", default=None, help="Label name or id (omit for unlabelled models).")
-@click.option("--num", type=int, default=1, show_default=True, help="Clips to generate (different noise).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@click.option("--checkpoint", type=InputDir(), required=True, help="Folder with model.safetensors + config.json.")
+@click.option("--image", type=InputFile(), required=True, help="Conditioning image (64x64, or resized).")
+@click.option("--label", type=TEXT, default=None, help="Label name or id (omit for unlabelled models).")
+@click.option("--num", type=CLIPS, default=1, show_default=True, help="Clips to generate (different noise).")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--device", type=TEXT, default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--resize/--no-resize", default=False, show_default=True,
               help="Resize (centre square, bilinear) an image that is not 64x64 instead of failing.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--out", "out_path", type=OutputPath("file", suffixes=(".mp4", ".gif")), required=True,
               help="FILE.mp4 or FILE.gif; with --num > 1, FILE_000.mp4 ...")
 def generate_cmd(checkpoint, image, label, num, seed, device, resize, out_path) -> None:
     """Generate clip(s) from one conditioning image and a label."""
     import numpy as np
     import torch
 
-    from vbench_i2v import protocol, tensors
+    from vbench_i2v import logs, protocol, tensors
     from vbench_i2v.generators.registry import load_checkpoint
     from vbench_i2v.video_io import read_image, write_video
 
+    logs.setup()
     out = Path(out_path)
-    if out.suffix.lower() not in (".mp4", ".gif"):
-        raise InputError(f"{out}: --out must end in .mp4 or .gif")
-    if num < 1:
-        raise InputError(f"--num must be >= 1, got {num}")
     model = load_checkpoint(checkpoint, device=device)
     frame = read_image(image)
     size = protocol.SIZE
@@ -188,7 +225,7 @@ def generators_group() -> None:
 
 
 @generators_group.command("list")
-@click.option("--num-classes", type=int, default=7, show_default=True, help="Classes for the parameter counts.")
+@click.option("--num-classes", type=NUM_CLASSES, default=7, show_default=True, help="Classes for the parameter counts.")
 def list_cmd(num_classes) -> None:
     """Each backend with its presets and parameter counts at its default and published widths."""
     from tabulate import tabulate
