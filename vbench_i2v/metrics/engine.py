@@ -309,18 +309,22 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
         per = {s.name: {} for s in per_video}
         done_real: set[str] = set()
         if fake_vs is not None and (fake_accs or per_video):
-            names_ = fake_vs.names()
-            it = fake_vs.iter(distributed.shard(names_))
+            from vbench_i2v.metrics.prefetch import prefetched
+
+            mine = distributed.shard(fake_vs.names())
+            wants_real = real_vs is not None and (bool(real_accs) or any(
+                "real" in s.needs or ("cond" in s.needs and cond is None) for s in per_video))
+            # decoding of the next videos overlaps the scoring of this one (bounded, in order)
+            it = prefetched(lambda n: (fake_vs.load(n), real_vs.load(n) if wants_real and n in real_vs else None),
+                            mine)
             if progress:
                 from tqdm import tqdm
 
-                it = tqdm(it, total=len(distributed.shard(names_)), desc=f"scoring {fake_vs.label}", unit="video")
-            for name, fv in it:
+                it = tqdm(it, total=len(mine), desc=f"scoring {fake_vs.label}", unit="video")
+            for name, (fv, rv) in it:
                 for a in fake_accs:
                     a.add(name, fv)
-                rv = None
-                if real_accs and real_vs is not None and name in real_vs:
-                    rv = real_vs.load(name)
+                if rv is not None and real_accs:
                     for a in real_accs:
                         a.add(name, rv)
                     done_real.add(name)
