@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vbench_i2v import tensors
+from vbench_i2v import logs, tensors
 from vbench_i2v.datasets import get_dataset
 from vbench_i2v.generators import training
 from vbench_i2v.generators.base import write_json_atomic
@@ -108,6 +108,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="default: generators/checkpoints/<backend>-synthetic")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args(argv)
+    logs.setup()  # the trainer's messages (model, fast paths, checkpoints) on stderr
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -123,8 +124,9 @@ def main(argv=None) -> int:
         torch.manual_seed(args.seed)
         model = cls(cfg, dataset.num_classes, dataset.labels, dataset.name)
     t0 = time.time()
-    training.train(model, dataset, work, steps=args.steps, seed=args.seed, resume=resume,
-                   max_seconds=args.minutes * 60, sample_every=250, checkpoint_every=250)
+    options = training.TrainOptions(steps=args.steps, seed=args.seed, resume=resume, max_seconds=args.minutes * 60,
+                                    sample_every=250, checkpoint_every=250)
+    training.Trainer(model, dataset, work, options).fit()
     wall = time.time() - t0
     model = load_checkpoint(work)
     meta = json.loads((work / "config.json").read_text())

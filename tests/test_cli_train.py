@@ -28,6 +28,8 @@ def trained(tmp_path_factory):
     res = run("train", "--generator", "imaginator", "--dataset", "tiny-test", "--width", 1 / 16, "--steps", 2,
               "--batch-size", 2, "--out", out, "--device", "cpu", "--set", "noise=off", "--preset", "paper")
     assert res.exit_code == 0, res.output
+    # The trainer's messages come through the package logger (stderr, which the runner shows too).
+    assert "imaginator on tiny-test (cpu): G " in res.output and f"wrote {out} (model.safetensors" in res.output
     return out
 
 
@@ -44,6 +46,29 @@ def test_train_then_resume_continues_the_step_count(trained):
     res = run("train", "--generator", "imaginator", "--dataset", "tiny-test", "--steps", 4, "--out", trained,
               "--resume", "--width", 0.5)
     assert res.exit_code == 2 and "--resume continues the saved config" in res.output
+    res = run("train", "--generator", "imaginator", "--dataset", "tiny-test", "--steps", 4, "--out", trained,
+              "--resume", "--seed", 5)
+    assert res.exit_code == 2 and "--resume keeps the run's seed 0; drop --seed 5" in res.output
+    res = run("train", "--generator", "imaginator", "--dataset", "tiny-test", "--steps", 4, "--out", trained,
+              "--resume", "--seed", 0, "--workers", "0", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    assert json.loads((trained / "config.json").read_text())["step"] == 4
+
+
+def test_option_types_refuse_at_parse_time(tmp_path):
+    base = ["train", "--generator", "imaginator", "--dataset", "tiny-test", "--out", tmp_path / "r"]
+    for extra, words in ((["--workers", "-1"], "not auto or in the range 0<=x<=64"),
+                         (["--workers", "65"], "not auto or in the range 0<=x<=64"),
+                         (["--workers", "two"], "is not auto or a whole number"),
+                         (["--width", "9"], "0<x<=8"), (["--steps", str(10**9 + 1)], "1<=x<=1000000000"),
+                         (["--steps", "3", "--epochs", "1"], "give --steps or --epochs, not both")):
+        res = run(*base, *extra)
+        assert res.exit_code == 2 and words in res.output, (extra, res.output)
+    assert not (tmp_path / "r").exists()
+    res = run("generate", "--checkpoint", tmp_path, "--image", __file__, "--out", tmp_path / "clip.avi")
+    assert res.exit_code == 2 and "must end in .mp4 or .gif" in res.output
+    res = run("generate", "--checkpoint", tmp_path, "--image", __file__, "--num", 1001, "--out", tmp_path / "c.gif")
+    assert res.exit_code == 2 and "1<=x<=1000" in res.output
 
 
 def test_generate_writes_a_clip_and_rejects_bad_inputs(trained, tmp_path):

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from generator_fakes import TinyDataset, TinyUnlabelled, one_torch_thread  # noqa: F401
+from vbench_i2v.errors import InputError
 from vbench_i2v.generators import training
 from vbench_i2v.generators.registry import get_generator, load_checkpoint
 
@@ -115,3 +116,155 @@ def test_resumed_run_lands_on_the_pinned_weights(tmp_path):
                    checkpoint_every=100, sample_inputs=1)
     assert (state_hash(resumed.nets.state_dict()), optimizer_hash(out / training.STATE_FILE),
             loss_hash(out / training.LOSS_FILE)) == PINNED["imaginator"]
+
+
+# --- the Trainer owns the run's state ------------------------------------------------------------
+
+def quiet(**kw) -> training.TrainOptions:
+    return training.TrainOptions(**{"progress_bar": False, "sample_every": 100, "checkpoint_every": 100,
+                                    "sample_inputs": 1, **kw})
+
+
+def test_trainer_equals_a_loop_written_from_its_description(tmp_path):
+    """Independent reference: seed the three RNGs, make the optimisers, take the seeded batches of
+    TrainWindows in order and call train_step with a StepState over the plain networks."""
+    ds = TinyDataset()
+    trained = tiny_model("mocogan", ds)
+    trainer = training.Trainer(trained, ds, tmp_path / "run", quiet(steps=4, seed=SEED))
+    trainer.fit()
+
+    model = tiny_model("mocogan", ds)
+    import random
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    optimizers = model.configure_optimizers()
+    from vbench_i2v.generators.base import StepState
+
+    state = StepState(model.nets, optimizers)
+    windows = training.TrainWindows(ds, batch_size=2, seed=SEED)  # 10 videos: 5 batches per epoch
+    model.nets.train()
+    for step in range(4):
+        clips, labels = windows.batch(epoch=0, index=step)
+        model.train_step(windows.to_batch(clips, labels, torch.device("cpu")), state)
+    assert state_hash(model.nets.state_dict()) == state_hash(trained.nets.state_dict())
+    for name, opt in optimizers.items():
+        a, b = opt.state_dict()["state"], trainer.optimizers[name].state_dict()["state"]
+        assert a.keys() == b.keys() and all(torch.equal(a[i]["exp_avg_sq"], b[i]["exp_avg_sq"]) for i in a)
+    assert trainer.progress == training.Progress(step=4, epoch=0, batch_in_epoch=4, sample_in_epoch=8)
+
+
+def test_training_sets_nothing_on_the_backend_but_its_weights_and_metadata(tmp_path):
+    ds = TinyDataset()
+    model = tiny_model("imaginator", ds)
+    nets = model.nets
+    trainer = training.Trainer(model, ds, tmp_path / "run", quiet(steps=1))
+    trainer.fit()
+    assert model.nets is nets and model.optimizers == {} and model.amp is False
+    assert set(trainer.optimizers) == {"G", "D"} and trainer.seed == 0 and trainer.device == torch.device("cpu")
+    assert trainer.fast == training.FastPaths(amp=False, compile=False, channels_last=False, sync_bn=False,
+                                              workers=0, pin_memory=False)  # auto on CPU: all off
+
+
+def test_train_step_calls_the_networks_and_optimisers_it_is_given():
+    """A step uses StepState.nets (DDP wrappers under torchrun) and StepState.optimizers, not the
+    backend's attributes: wrappers that count calls, and optimisers that are not the model's."""
+    from vbench_i2v.generators.base import Batch, StepState
+
+    ds = TinyDataset()
+    for name in ("imaginator", "mocogan", "vgan"):
+        model = tiny_model(name, ds)
+        calls = {k: 0 for k in model.nets}
+
+        class Counting(torch.nn.Module):
+            def __init__(self, key, net):
+                super().__init__()
+                self.key, self.net = key, net
+
+            def forward(self, *args, **kwargs):
+                calls[self.key] += 1
+                return self.net(*args, **kwargs)
+
+        wrapped = torch.nn.ModuleDict({k: Counting(k, m) for k, m in model.nets.items()})
+        optimizers = model.configure_optimizers()
+        torch.manual_seed(0)
+        video = torch.rand(2, 3, 32, 64, 64) * 2 - 1
+        losses = model.train_step(Batch(video, torch.tensor([0, 1])), StepState(wrapped, optimizers))
+        assert losses and all(np.isfinite(v) for v in losses.values())
+        assert all(n > 0 for n in calls.values()), (name, calls)
+        assert model.optimizers == {}  # the model's own (for hand calls) were never made
+        steps = [int(s["step"]) for o in optimizers.values() for s in o.state_dict()["state"].values()]
+        assert steps and set(steps) == {1}
+
+
+def test_train_options_refuse_bad_values_when_made():
+    bad = [dict(steps=0), dict(steps=1.5), dict(steps=True), dict(epochs=0), dict(epochs=float("nan")),
+           dict(steps=2, epochs=1.0), dict(sample_every=0), dict(checkpoint_every=-1), dict(sample_inputs=0),
+           dict(max_seconds=-1.0), dict(max_seconds=float("nan")), dict(seed=-1), dict(amp="maybe"),
+           dict(compile="yes please"), dict(channels_last=""), dict(sync_bn="x"), dict(workers=-1),
+           dict(workers="many")]
+    for kw in bad:
+        with pytest.raises(InputError):
+            training.TrainOptions(**kw)
+    assert training.TrainOptions(steps=3, epochs=None, max_seconds=0.0, workers="2", amp="ON").steps == 3
+
+
+def test_thin_train_passes_options_through_and_names_unknown_ones(tmp_path):
+    ds = TinyDataset()
+    with pytest.raises(TypeError, match="unknown option.*sample_evry"):
+        training.train(tiny_model("vgan", ds), ds, tmp_path / "x", steps=1, sample_evry=3)
+    seen = []
+    training.train(tiny_model("vgan", ds), ds, tmp_path / "run", steps=2, seed=3, progress_bar=False,
+                   sample_every=1, sample_inputs=1, on_step=lambda step, losses: seen.append(step))
+    assert seen == [1, 2] and (tmp_path / "run" / "samples" / "step_000001.png").exists()
+    assert load_checkpoint(tmp_path / "run").num_classes == 2
+
+
+def test_resume_keeps_the_runs_seed_and_refuses_another(tmp_path):
+    ds = TinyDataset()
+    out = tmp_path / "run"
+    training.Trainer(tiny_model("imaginator", ds), ds, out, quiet(steps=1, seed=7)).fit()
+    with pytest.raises(InputError, match="cannot resume with seed 8, the run was started with seed 7"):
+        training.Trainer(load_checkpoint(out), ds, out, quiet(steps=2, seed=8, resume=True)).fit()
+    trainer = training.Trainer(load_checkpoint(out), ds, out, quiet(steps=2, resume=True))
+    trainer.fit()
+    assert trainer.seed == 7 and trainer.progress.step == 2
+
+
+def test_trainer_logs_through_the_package_logger(tmp_path, caplog):
+    import logging
+
+    ds = TinyDataset()
+    logger = logging.getLogger("vbench_i2v")
+    old = logger.propagate
+    logger.propagate = True  # vbench_i2v.logs.setup() turns it off; caplog listens at the root
+    try:
+        with caplog.at_level(logging.INFO, logger="vbench_i2v"):
+            training.Trainer(tiny_model("vgan", ds), ds, tmp_path / "run", quiet(steps=1)).fit()
+    finally:
+        logger.propagate = old
+    text = [r.getMessage() for r in caplog.records if r.name == "vbench_i2v.generators.training"]
+    assert any(t.startswith("vgan on tiny-test (cpu): G ") for t in text), text
+    assert any(t.startswith("wrote ") for t in text), text
+
+
+def test_base_does_not_import_the_training_loop():
+    """No import circle: generators/base.py has no import of training (at any depth), and importing
+    it in a fresh interpreter leaves the loop unloaded."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import vbench_i2v.generators.base as base
+
+    tree = ast.parse(Path(base.__file__).read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names]
+    assert not [n for n in names if "training" in n], names
+    code = ("import sys, vbench_i2v.generators.base, vbench_i2v.generators.imaginator; "
+            "print('vbench_i2v.generators.training' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr[-2000:]
