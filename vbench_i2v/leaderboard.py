@@ -20,8 +20,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-from tabulate import tabulate
+from vbench_i2v.lazy import LazyModule
+
+pd = LazyModule("pandas")  # imported on first use: `vbench leaderboard --help` stays fast
 
 from vbench_i2v.errors import InputError
 from vbench_i2v.files import atomic_write_bytes, atomic_write_text
@@ -309,6 +310,12 @@ def _flat_headers(board: Board) -> list[str]:
 
 def _row_header(board: Board) -> str:
     return {"ablation": "variant", "reported": "method"}.get(board.layout, "generator")
+
+
+def tabulate(*args, **kwargs) -> str:
+    from tabulate import tabulate as _tabulate
+
+    return _tabulate(*args, **kwargs)
 
 
 def _md_table(board: Board) -> str:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-import numpy as np
-
+# numpy is imported inside the functions: the CLI reads these constants for its --help without it
 CLIP_FRAMES = 32
 SIZE = 64
 CONDITIONING_PER_VIDEO = 10
@@ -17,6 +16,8 @@ CONDITIONING_PER_VIDEO = 10
 
 def rng_for(seed: int, *keys: str) -> np.random.Generator:
     """A generator derived from the run seed and a purpose, so choices do not shift each other."""
+    import numpy as np
+
     h = hashlib.sha256(("/".join((str(seed),) + keys)).encode()).digest()
     return np.random.default_rng(int.from_bytes(h[:8], "little"))
 
@@ -53,6 +54,8 @@ def clip_starts(n_frames: int, per_video: int, rng: np.random.Generator) -> list
 
 def take_clip(frames: np.ndarray, start: int) -> np.ndarray:
     """The 32-frame clip at ``start``; a short video is padded by repeating its last frame."""
+    import numpy as np
+
     clip = frames[start : start + CLIP_FRAMES]
     if len(clip) < CLIP_FRAMES:
         clip = np.concatenate([clip, np.repeat(clip[-1:], CLIP_FRAMES - len(clip), axis=0)])

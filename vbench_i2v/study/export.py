@@ -21,14 +21,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from vbench_i2v.lazy import LazyModule
+
+np = LazyModule("numpy")  # imported on first use: `vbench study --help` stays fast
+pd = LazyModule("pandas")
 
 from vbench_i2v import __version__
 from vbench_i2v.errors import InputError
 from vbench_i2v.files import atomic_write_csv, atomic_write_text, check_writable, os_reason
 from vbench_i2v.protocol import rng_for
-from vbench_i2v.video_io import VIDEO_EXTS, read_video, write_video
+video_io = LazyModule("vbench_i2v.video_io")
 
 REAL = "real"                 # the method name of the first run's real clips (--include-real)
 CHECK_REAL = "check:real"     # attention checks: the untouched real clip ...
@@ -64,7 +66,7 @@ class StudyRun:
     def clip_path(self, clip: str) -> Path:
         """The clip's file: ``<subdir>/<clip>.npz`` (lossless), else any video with that stem."""
         folder = self.root / self.subdir
-        for ext in (".npz",) + tuple(e for e in VIDEO_EXTS if e != ".npz"):
+        for ext in (".npz",) + tuple(e for e in video_io.VIDEO_EXTS if e != ".npz"):
             p = folder / f"{clip}{ext}"
             if p.exists():
                 return p
@@ -289,7 +291,7 @@ def export_study(run_dirs, out_dir, pairs: int, include_real: bool = False, seed
                 rng = rng_for(seed, "study-corrupt", clip)
                 cache[(run_label, clip)] = corrupt(frames(CHECK_REAL, clip), rng)
             else:
-                cache[(run_label, clip)] = read_video(by_label[run_label].clip_path(clip))
+                cache[(run_label, clip)] = video_io.read_video(by_label[run_label].clip_path(clip))
         return cache[(run_label, clip)]
 
     for n, item in enumerate(items, start=1):
@@ -297,9 +299,9 @@ def export_study(run_dirs, out_dir, pairs: int, include_real: bool = False, seed
         left = upscale(frames(item.left_run, item.left_clip), scale)
         right = upscale(frames(item.right_run, item.right_clip), scale)
         names = {side: f"clips/{pid}_{side}.{fmt}" for side in ("L", "R", "SBS")}
-        write_video(out / names["L"], left, fps=fps)
-        write_video(out / names["R"], right, fps=fps)
-        write_video(out / names["SBS"], side_by_side(left, right, gap=2 * scale), fps=fps)
+        video_io.write_video(out / names["L"], left, fps=fps)
+        video_io.write_video(out / names["R"], right, fps=fps)
+        video_io.write_video(out / names["SBS"], side_by_side(left, right, gap=2 * scale), fps=fps)
         key_rows.append({"pair_id": pid, "left_run": item.left_run, "right_run": item.right_run,
                          "left_file": names["L"], "right_file": names["R"],
                          "attention_check": int(item.attention_check),
