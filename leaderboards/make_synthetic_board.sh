@@ -11,6 +11,7 @@ SEED=${SEED:-0}
 for g in imaginator mocogan vgan copy-first-frame; do
   vbench run --generator "$g" --dataset synthetic --seed "$SEED" --out "$RUNS"
 done
+rm -rf leaderboards/synthetic/runs  # the board holds exactly this protocol's runs
 for d in "$RUNS"/*/; do
   if [ -f "$d/results.json" ]; then
     mkdir -p "leaderboards/synthetic/runs/$(basename "$d")"

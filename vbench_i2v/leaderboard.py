@@ -222,7 +222,8 @@ def measured_boards(runs: list[tuple[str, dict]]) -> list[Board]:
         name = res["dataset"]["name"]
         title = (f"Ablation of {long['generator'].iloc[0]} on {name} (protocol {fp})" if ablation
                  else f"{name} (protocol {fp})")
-        notes = ["Cells: value [95% bootstrap interval]; bold = best in its column."]
+        notes = ["Cells: value [95% interval: bootstrap over videos, Wilson for label-acc]; "
+                 "bold = best in its column."]
         notes += [_n_note(long)] + ex_notes + _ceiling_notes([r for _, r in runs
                                                               if r["protocol"]["fingerprint"] == fp])
         boards.append(Board(key=fp, title=title, description=_describe(res),
