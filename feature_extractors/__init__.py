@@ -39,15 +39,35 @@ def extractor_spec(name: str, family: str = "video") -> ExtractorSpec:
     return table[name]
 
 
-def _instantiate(spec: ExtractorSpec, device: str, batch_size: int | None):
+def _no_bf16(name: str):
+    from vbench_i2v.errors import InputError
+
+    return InputError(f"{name} has no bf16 mode")
+
+
+def _takes_bf16(cls) -> bool:
+    import inspect
+
+    try:
+        return "bf16" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _instantiate(spec: ExtractorSpec, device: str, batch_size: int | None, bf16: bool = False):
     from vbench_i2v import weights
 
-    wf = weights.require(spec.weights.name)
     mod, cls = spec.build.split(":")
+    klass = getattr(importlib.import_module(mod), cls)
+    if bf16 and not _takes_bf16(klass):  # refused before the weights are checked or loaded
+        raise _no_bf16(spec.name)
+    wf = weights.require(spec.weights.name)
     kwargs = {"device": device, **dict(spec.build_kwargs)}
     # batch size from the network's size unless given: the catalog's CPU value, 4x on an accelerator
     kwargs["batch_size"] = batch_size or (spec.batch_size_cpu if str(device) == "cpu" else 4 * spec.batch_size_cpu)
-    obj = getattr(importlib.import_module(mod), cls)(wf.path, **kwargs)
+    if bf16:
+        kwargs["bf16"] = True
+    obj = klass(wf.path, **kwargs)
     obj.weights_sha256 = wf.sha256
     obj.extra_weights_sha256 = {w.name: weights.require(w.name).sha256 for w in spec.extra_weights}
     obj.spec = spec
@@ -68,9 +88,15 @@ def _injected_spec(obj, family: str) -> ExtractorSpec:
                          description="injected extractor object")
 
 
-def resolve_extractor(what, family: str = "video", device: str = "cpu", batch_size: int | None = None):
-    """A ready extractor (or identity embedder) with verified weights and its ``spec``."""
+def resolve_extractor(what, family: str = "video", device: str = "cpu", batch_size: int | None = None,
+                      bf16: bool = False):
+    """A ready extractor (or identity embedder) with verified weights and its ``spec``.
+
+    ``bf16``: build it in its bf16 mode (opt-in; features a little off fp32's), refused with one
+    line for a network without one. An object passed in must already be in bf16 (``obj.bf16``)."""
     if not isinstance(what, (str, Path)):
+        if bf16 and not getattr(what, "bf16", False):
+            raise _no_bf16(getattr(what, "name", type(what).__name__))
         if getattr(what, "spec", None) is None:
             what.spec = _injected_spec(what, family)
         if not hasattr(what, "weights_sha256"):
@@ -83,14 +109,16 @@ def resolve_extractor(what, family: str = "video", device: str = "cpu", batch_si
             from vbench_i2v.errors import InputError
 
             raise InputError(f"{text}: a probe folder gives video features, not a {family} embedder")
+        if bf16:
+            raise _no_bf16(text)
         obj = getattr(importlib.import_module(mod), fn)(Path(text), device=device)
         return resolve_extractor(obj, family)
-    return _instantiate(extractor_spec(text, family), device, batch_size)
+    return _instantiate(extractor_spec(text, family), device, batch_size, bf16)
 
 
-def build_video_extractor(name, device: str = "cpu", batch_size: int | None = None):
+def build_video_extractor(name, device: str = "cpu", batch_size: int | None = None, bf16: bool = False):
     """The named video feature extractor with verified weights (``weights_sha256`` set)."""
-    return resolve_extractor(name, "video", device, batch_size)
+    return resolve_extractor(name, "video", device, batch_size, bf16)
 
 
 def build_identity_embedder(name, device: str = "cpu", batch_size: int | None = None):
