@@ -113,9 +113,12 @@ class ExtractorName(NonEmptyText):
               help="resamples for the FID interval")
 @click.option("--kid-subsets", type=KID_SUBSETS, default=100, show_default=True)
 @click.option("--kid-subset-size", type=KID_SUBSET_SIZE, default=1000, show_default=True)
+@click.option("--bf16", is_flag=True,
+              help="feature networks in bf16 (opt-in, faster on CPUs/GPUs with bf16 units; features a little "
+                   "off fp32's, recorded in provenance; refused for networks without a bf16 mode)")
 def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, conditioning, labels_csv,
                 include_conditioning_frame, json_out, seed, device, batch_size, bootstrap_reps, fid_bootstrap_reps,
-                kid_subsets, kid_subset_size):
+                kid_subsets, kid_subset_size, bf16):
     """Score --fake against --real with the registered metrics (95% CI and N each).
 
     Under torchrun the videos are split across the processes; the numbers equal one process's.
@@ -142,7 +145,7 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
                                  seed=seed, identity=identity, device=device, batch_size=batch_size,
                                  bootstrap_reps=bootstrap_reps, set_bootstrap_reps=fid_bootstrap_reps,
                                  kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, labels=labels,
-                                 include_conditioning_frame=include_conditioning_frame, progress=True)
+                                 include_conditioning_frame=include_conditioning_frame, progress=True, bf16=bf16)
     if not distributed.is_main():
         return  # rank 0 holds the same result and reports it
     click.echo(format_table(result))
@@ -162,7 +165,10 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
               help="FILE.npz (features, names, mu, sigma)")
 @click.option("--device", type=TEXT, default="cpu", show_default=True)
 @click.option("--batch-size", type=BATCH_SIZE, default=8, show_default=True)
-def features_cmd(videos, extractor, out, device, batch_size):
+@click.option("--bf16", is_flag=True,
+              help="feature networks in bf16 (opt-in, faster on CPUs/GPUs with bf16 units; features a little "
+                   "off fp32's, recorded in the file; refused for networks without a bf16 mode)")
+def features_cmd(videos, extractor, out, device, batch_size, bf16):
     """Save per-video features and their mean/covariance, reusable as --real in `vbench metrics`.
 
     Under torchrun the videos are split across the processes and rank 0 writes the file.
@@ -172,10 +178,11 @@ def features_cmd(videos, extractor, out, device, batch_size):
 
     threads.apply(large=True)  # before torch's first use: passive OpenMP wait, idle cores (see threads.py)
 
-    ff = features_file(videos, extractor, out, device=device, batch_size=batch_size, progress=True)
+    ff = features_file(videos, extractor, out, device=device, batch_size=batch_size, progress=True, bf16=bf16)
     if ff is None:  # not rank 0: rank 0 wrote the file and reports it
         return
-    click.echo(f"wrote {ff.path}: {len(ff.names)} videos x {ff.features.shape[1]} features ({ff.extractor})")
+    click.echo(f"wrote {ff.path}: {len(ff.names)} videos x {ff.features.shape[1]} features "
+               f"({ff.extractor}{', bf16' if ff.bf16 else ''})")
 
 
 commands = [metrics_cmd, features_cmd]

@@ -172,7 +172,7 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
                     identity=None, device: str = "cpu", batch_size: int | None = None,
                     bootstrap_reps: int = bootstrap.DEFAULT_REPS, set_bootstrap_reps: int = 100,
                     kid_subsets: int = 100, kid_subset_size: int = 1000, labels: dict | None = None,
-                    include_conditioning_frame: bool = False, progress: bool = False) -> dict:
+                    include_conditioning_frame: bool = False, progress: bool = False, bf16: bool = False) -> dict:
     """Score ``fake`` against ``real`` (folders, ``{name: uint8 video}`` dicts, or features .npz).
 
     ``metrics``: registered names (default: the registry's defaults). ``extractor``: the network for
@@ -181,7 +181,9 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
     (name or object; default: the probe with the probe extractor, else facenet). ``conditioning``:
     a folder of images keyed like the fake videos; without it a video's conditioning image is the
     first frame of its real partner (the protocol's definition). ``labels``: ``{name: label}`` the
-    videos were conditioned on (label metrics).
+    videos were conditioned on (label metrics). ``bf16``: feature networks in their bf16 mode
+    (opt-in, refused for networks without one; recorded per extractor in provenance); a features
+    file must have been made with the same setting.
     """
     from vbench_i2v import __version__, feature_extractors
 
@@ -235,9 +237,14 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
             if ff is not None:
                 if ff.extractor != ename:
                     raise InputError(f"{ff.path}: features were made with {ff.extractor!r}, not {ename!r}")
+                if ff.bf16 != bf16:  # bf16 features are a little off fp32's: never mixed silently
+                    hint = "pass --bf16" if ff.bf16 else "drop --bf16"
+                    raise InputError(f"{ff.path}: features were made in {ff.precision}, this run computes "
+                                     f"{'bf16' if bf16 else 'fp32'} ({hint} or remake them)")
                 net[side] = feature_set_from_file(ff)
         if net["real"] is None or net["fake"] is None:
-            net["ex"] = feature_extractors.build_video_extractor(want, device=device, batch_size=batch_size)
+            net["ex"] = feature_extractors.build_video_extractor(want, device=device, batch_size=batch_size,
+                                                                 bf16=bf16)
             _announce_cost(net["ex"], (0 if real_vs is None else len(real_vs)) + (0 if fake_vs is None else len(fake_vs)),
                            device)
 
@@ -368,7 +375,8 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
             prov["weights"][ename] = fr.weights_sha256 or ff_.weights_sha256
             prov["extractors"][ename] = {**(espec.provenance() if espec is not None else {"name": ename}),
                                          "weights_sha256": prov["weights"][ename],
-                                         "extra_weights_sha256": getattr(ex, "extra_weights_sha256", {})}
+                                         "extra_weights_sha256": getattr(ex, "extra_weights_sha256", {}),
+                                         "bf16": bool(bf16)}
             prov["conversions"] += [f"{side}: {c}" for side, fs in (("real", fr), ("fake", ff_))
                                     for c in fs.conversions]
             if espec is None or not espec.comparable_with_published:

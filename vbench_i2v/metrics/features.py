@@ -141,23 +141,25 @@ def feature_set_from_file(ff: FeatureFile) -> FeatureSet:
 
 
 def features_file(videos, extractor, out_path, device: str = "cpu", batch_size: int = 8,
-                  progress: bool = False) -> FeatureFile | None:
+                  progress: bool = False, bf16: bool = False) -> FeatureFile | None:
     """Compute and save per-video features + mu/sigma (what `vbench features` does).
 
-    ``extractor``: a registered name, a probe folder, or an extractor object. Under torchrun every
-    rank extracts its shard and rank 0 writes the file; the others return ``None`` once it is written.
+    ``extractor``: a registered name, a probe folder, or an extractor object. ``bf16``: the
+    network's bf16 mode (opt-in; the file records it, so it is never mixed with fp32 features).
+    Under torchrun every rank extracts its shard and rank 0 writes the file; the others return
+    ``None`` once it is written.
     """
     from vbench_i2v import feature_extractors
 
     distributed.init(device)
     device = resolve_device(distributed.local_device(device))
     vs = VideoSet.from_source(videos, "videos")
-    ex = feature_extractors.build_video_extractor(extractor, device=device, batch_size=batch_size)
+    ex = feature_extractors.build_video_extractor(extractor, device=device, batch_size=batch_size, bf16=bf16)
     fs = feature_set(vs, ex, progress=progress)
 
     def save():
         ff = FeatureFile(path=Path(out_path), features=fs.features, names=fs.names, mu=fs.mu, sigma=fs.sigma,
-                         extractor=ex.name, weights_sha256=ex.weights_sha256 or "")
+                         extractor=ex.name, weights_sha256=ex.weights_sha256 or "", bf16=bool(bf16))
         ff.save()
         return ff
 

@@ -106,7 +106,10 @@ class ImageSet:
 
 @dataclass
 class FeatureFile:
-    """Per-video features saved by `vbench features` (features, names, mu, sigma, extractor)."""
+    """Per-video features saved by `vbench features` (features, names, mu, sigma, extractor).
+
+    ``bf16``: made by the network's bf16 mode (``--bf16``); such features are a little off fp32's,
+    so a scoring run refuses to mix them with fp32 ones. Files without the field are fp32."""
 
     path: Path
     features: np.ndarray
@@ -115,6 +118,11 @@ class FeatureFile:
     sigma: np.ndarray
     extractor: str
     weights_sha256: str
+    bf16: bool = False
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.bf16 else "fp32"
 
     @classmethod
     def load(cls, path) -> "FeatureFile":
@@ -132,7 +140,7 @@ class FeatureFile:
             raise InputError(f"{path}: features contain NaN or Inf")
         return cls(path, feats, [str(n) for n in data["names"]], np.asarray(data["mu"], np.float64),
                    np.asarray(data["sigma"], np.float64), str(data["extractor"]),
-                   str(data.get("weights_sha256", "")))
+                   str(data.get("weights_sha256", "")), bool(data["bf16"]) if "bf16" in data else False)
 
     def save(self) -> Path:
         from vbench_i2v.files import temp_beside
@@ -140,7 +148,8 @@ class FeatureFile:
         tmp = temp_beside(self.path)
         with open(tmp, "wb") as fh:
             np.savez(fh, features=self.features, names=np.array(self.names, dtype=str), mu=self.mu,
-                     sigma=self.sigma, extractor=np.array(self.extractor), weights_sha256=np.array(self.weights_sha256))
+                     sigma=self.sigma, extractor=np.array(self.extractor), weights_sha256=np.array(self.weights_sha256),
+                     bf16=np.array(bool(self.bf16)))
         os.replace(tmp, self.path)
         return self.path
 
