@@ -124,8 +124,8 @@ register(ExtractorSpec(
     weights=PROBE_WEIGHTS, dim=128, batch_size_cpu=32,
     description="the shipped probe of the synthetic dataset: 128-d video features (synthetic domain only)",
     contract=InputContract(frames=16, sampling="every-2nd", size=(64, 64), resize="bilinear, antialiased",
-                           value_range=(-1.0, 1.0), min_frames=32,
-                           note="clips of other lengths than 32 are resampled (nearest) to 32 frames first"),
+                           value_range=(-1.0, 1.0), min_frames=32, native_frames=32,
+                           note="longer clips are resampled (nearest) to 32 frames first (recorded as a conversion)"),
 ))
 register(ExtractorSpec(
     name="i3d-kinetics400", family="video",

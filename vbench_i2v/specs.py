@@ -50,6 +50,7 @@ class InputContract:
     min_frames: int = 1
     max_aspect: float = 2.0
     crop: str = "none"
+    native_frames: int | None = None  # clips of another length are resampled to it first (a conversion)
     note: str = ""
 
     def as_dict(self) -> dict:

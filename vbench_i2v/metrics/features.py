@@ -32,13 +32,17 @@ class FeatureSet:
     conversions: list[str] = field(default_factory=list)
 
 
-def _conversion(contract, shape) -> str | None:
-    if contract is None or contract.size is None:
-        return None
-    h, w = int(shape[1]), int(shape[2])
-    if (h, w) != tuple(contract.size):
-        return f"frames resized {w}x{h} -> {contract.size[1]}x{contract.size[0]} ({contract.resize})"
-    return None
+def _conversions(contract, shape) -> list[str]:
+    """What the network's contract does to a clip of this shape beyond picking frames."""
+    if contract is None:
+        return []
+    out = []
+    t, h, w = int(shape[0]), int(shape[1]), int(shape[2])
+    if contract.native_frames and t != contract.native_frames:
+        out.append(f"{t} frames resampled (nearest) to {contract.native_frames}")
+    if contract.size is not None and (h, w) != tuple(contract.size):
+        out.append(f"frames resized {w}x{h} -> {contract.size[1]}x{contract.size[0]} ({contract.resize})")
+    return out
 
 
 class FeatureAccumulator:
@@ -64,9 +68,7 @@ class FeatureAccumulator:
     def add(self, name: str, video: np.ndarray) -> None:
         if self.contract is not None:
             self.contract.check_clip(video.shape, f"{self.label}/{name}")
-            conv = _conversion(self.contract, video.shape)
-            if conv:
-                self._conversions.add(conv)
+            self._conversions.update(_conversions(self.contract, video.shape))
         if self._batch and (video.shape != self._batch[0].shape or len(self._batch) >= self.batch_size):
             self._flush()
         self._batch.append(video)
