@@ -151,6 +151,31 @@ def test_frechet_distance_identical_is_zero_and_singular_route():
     np.testing.assert_allclose(r @ r, s, atol=1e-10)
     np.testing.assert_allclose(r, scipy.linalg.sqrtm(s + 1e-300 * np.eye(8)).real, atol=1e-6)
     assert frechet_distance([0.0], [[1.0]], [3.0], [[4.0]]) == pytest.approx(9 + 1 + 4 - 2 * 2)
+    with pytest.raises(InputError, match="shape"):
+        frechet_distance(a.mean(0), s, b.mean(0), s2[:3, :3])
+    with pytest.raises(InputError, match="shape"):
+        frechet_distance(a.mean(0), s[:3, :3], b.mean(0), s2)
+
+
+def test_frechet_works_in_float64_whatever_the_input_dtype():
+    """float32 features (what the networks return) are promoted before any sum: the value equals
+    the float64 computation on the same numbers to 1e-12, not float32's ~1e-7."""
+    from vbench_i2v.metrics.frechet import frechet_distance, frechet_from_features
+
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=(7, 5)) * 100 + 1000).astype(np.float32)
+    y = (rng.normal(size=(9, 5)) * 100 + 1001).astype(np.float32)
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    w1, w2 = np.arange(1, 8).astype(np.float32), np.arange(1, 10).astype(np.float32)
+    assert frechet_from_features(x, y, w1, w2) == pytest.approx(
+        frechet_from_features(x64, y64, w1.astype(float), w2.astype(float)), rel=1e-12)
+    mu1, mu2 = x.mean(0), y.mean(0) + np.float32(0.1)
+    s1, s2 = np.cov(x64, rowvar=False).astype(np.float32), np.cov(y64, rowvar=False).astype(np.float32)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
+        frechet_distance(mu1.astype(float), s1.astype(float), mu2.astype(float), s2.astype(float)), rel=1e-12)
+    # exactly two videos a side is enough (the bootstrap can draw that)
+    assert frechet_from_features(x64[:2], y64[:2]) == pytest.approx(_frechet_scipy(x64[:2], y64[:2]), rel=1e-8)
+    assert frechet_from_features(x64, y64, np.r_[2.0, np.zeros(6)], np.r_[1.0, 1.0, np.zeros(7)]) >= 0
 
 
 # ----------------------------------------------------------------------------- KID
@@ -241,12 +266,18 @@ def test_acd_against_loops():
     assert acd_i(e, c) == pytest.approx(np.mean([np.linalg.norm(r - c) for r in e]), rel=1e-12)
     assert acd_i(e, c[None]) == pytest.approx(acd_i(e, c))
     for bad in (e[:1], e[0], np.r_[e, [[np.nan] * 3]]):
-        with pytest.raises(InputError):
+        with pytest.raises(InputError, match="ACD-C"):
             acd_c(bad)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="ACD-I"):
         acd_i(e, c[:2])
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="ACD-I"):
         acd_i(np.r_[e, [[np.inf] * 3]], c)
+    with pytest.raises(InputError, match="ACD-I"):
+        acd_i(e[0], c)
+    # float32 embeddings are promoted: the value is the float64 one to 1e-12
+    e32, c32 = (e * 1000 + 5000).astype(np.float32), (c * 1000 + 5001).astype(np.float32)
+    want = np.mean([np.linalg.norm(r - c32.astype(float)) for r in e32.astype(float)])
+    assert acd_i(e32, c32) == pytest.approx(want, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- results.json
@@ -342,3 +373,54 @@ def test_validate_results_checks_the_fingerprint_and_the_type():
         validate_results(_set(r, ("protocol", "seed"), 1), "f")
     with pytest.raises(InputError, match="JSON object"):
         validate_results([r], "f")
+
+
+# ----------------------------------------------------------------------------- engine summarising
+
+def _pairs(names, t=3):
+    rng = np.random.default_rng(len(names))
+    return {n: rng.integers(0, 256, size=(t, 16, 16, 3), dtype=np.uint8) for n in names}
+
+
+def test_pairing_provenance_and_the_fake_without_real_message():
+    from vbench_i2v.metrics.engine import compute_metrics
+
+    real = _pairs(["a", "b", "c", "d"])
+    fake = {k: real[k] for k in ("a", "b")}
+    out = compute_metrics(real, fake, metrics=["psnr"], bootstrap_reps=10)
+    assert out["provenance"]["pairing"] == {"pairs": 2, "real_without_fake": ["c", "d"]}
+    assert any("2 real videos have no fake partner" in w for w in out["provenance"]["warnings"])
+    few = {**fake, "x1": real["a"]}
+    with pytest.raises(InputError, match=r"no real partner in .* for: x1$"):
+        compute_metrics(real, few, metrics=["psnr"], bootstrap_reps=10)
+    five = {**fake, **{f"x{i}": real["a"] for i in range(5)}}
+    with pytest.raises(InputError, match=r"for: x0, x1, x2, x3, x4$"):
+        compute_metrics(real, five, metrics=["psnr"], bootstrap_reps=10)
+    seven = {**fake, **{f"x{i}": real["a"] for i in range(7)}}
+    with pytest.raises(InputError, match=r"for: x0, x1, x2, x3, x4 \(\+2 more\)$"):
+        compute_metrics(real, seven, metrics=["psnr"], bootstrap_reps=10)
+
+
+def test_summarize_mean_uses_the_run_seed_reps_and_metric_key():
+    from vbench_i2v.metrics.engine import Context, summarize_mean
+
+    values = {"a": 1.0, "b": 4.0, "c": 2.0, "d": 9.0}
+    got = summarize_mean(values, Context(["psnr"], seed=7, bootstrap_reps=300), key="psnr")
+    v = np.array([1.0, 4.0, 2.0, 9.0])
+    counts = _stream(7, "bootstrap", "psnr").multinomial(4, np.full(4, 0.25), size=300)
+    np.testing.assert_allclose(got["ci95"], np.percentile(counts @ v / 4, [2.5, 97.5]), rtol=1e-12)
+    assert got["value"] == 4.0 and got["n"] == 4 and got["per_video"] == values
+    ints = summarize_mean({"a": 1, "b": 2}, Context(["psnr"]), key="k")
+    assert isinstance(ints["value"], float) and ints["value"] == 1.5
+
+
+def test_scored_frames_boundaries():
+    from vbench_i2v.metrics.engine import Context
+
+    ctx = Context(["ssim"])
+    np.testing.assert_array_equal(ctx.scored_frames(1), [0])  # a one-frame video has only frame 0
+    np.testing.assert_array_equal(ctx.scored_frames(2), [1])
+    np.testing.assert_array_equal(ctx.scored_frames(32), np.arange(1, 32))
+    everything = Context(["ssim"], include_conditioning_frame=True)
+    np.testing.assert_array_equal(everything.scored_frames(2), [0, 1])
+    np.testing.assert_array_equal(everything.scored_frames(1), [0])
