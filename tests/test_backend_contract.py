@@ -24,6 +24,7 @@ from generator_fakes import TinyDataset, one_torch_thread  # noqa: F401 - autous
 
 from vbench_i2v import protocol, tensors
 from vbench_i2v.errors import InputError
+from vbench_i2v.generators import training
 from vbench_i2v.generators.base import Batch, GeneratorConfig
 from vbench_i2v.generators.registry import generator_names, get_generator, load_checkpoint
 
@@ -310,9 +311,9 @@ def test_shared_training_loop_writes_checkpoint_and_samples(tmp_path, name):
     model = cls(cls.make_config(width=TINY, overrides={"batch_size": 2}), data.num_classes, data.labels, data.name)
     if not model.trainable:
         with pytest.raises(InputError, match="has nothing to train"):
-            model.train(data, out=tmp_path / "run", steps=1, progress_bar=False)
+            training.train(model, data, tmp_path / "run", steps=1, progress_bar=False)
         return
-    out = model.train(data, out=tmp_path / "run", steps=2, progress_bar=False, sample_every=2)
+    out = training.train(model, data, tmp_path / "run", steps=2, progress_bar=False, sample_every=2)
     assert (out / "model.safetensors").exists() and (out / "samples" / "step_000002.png").exists()
     loaded = load_checkpoint(out)
     assert type(loaded) is cls and loaded.label_names == data.labels and loaded.dataset == data.name

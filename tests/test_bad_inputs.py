@@ -800,8 +800,6 @@ def test_features_to_an_unwritable_out(tmp_path, clip_sets, monkeypatch):
     assert list(ro.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="vbench_i2v/run.py _load_generator: a --checkpoint given for a generator "
-                                       "without weights (copy-first-frame) is ignored; it must be refused")
 def test_run_refuses_a_checkpoint_for_a_generator_without_weights(tmp_path):
     ckpt = tmp_path / "vgan-ckpt"
     ckpt.mkdir()
@@ -809,18 +807,12 @@ def test_run_refuses_a_checkpoint_for_a_generator_without_weights(tmp_path):
     assert_one_error_line(*invoke(_run_args(tmp_path, "--checkpoint", ckpt), tmp_path), ("--checkpoint",))
 
 
-@pytest.mark.xfail(strict=True, reason="vbench_i2v/datasets/__init__.py get_dataset (or its run/export callers): "
-                                       "--data-root for a built-in dataset (synthetic) is silently unused")
 def test_run_refuses_a_data_root_for_a_built_in_dataset(tmp_path):
     (tmp_path / "empty").mkdir()
     assert_one_error_line(*invoke(_run_args(tmp_path, "--data-root", tmp_path / "empty"), tmp_path),
                           ("--data-root", "synthetic"))
 
 
-@pytest.mark.xfail(strict=True, reason="vbench_i2v/metrics/engine.py: the 'scoring' bar prints when stderr is not a "
-                                       "terminal (tqdm needs disable=None), and finish()'s StreamingStats.compute() "
-                                       "error ('need at least 2 videos') does not name the folder (prefix vs.label; "
-                                       "features.py feature_set likewise)")
 def test_metrics_one_fake_video_names_the_folder(tmp_path, clip_sets):
     real, _ = clip_sets
     one = _clips(tmp_path / "one", names=CLIP_NAMES[:1])
@@ -828,9 +820,6 @@ def test_metrics_one_fake_video_names_the_folder(tmp_path, clip_sets):
                                    "--extractor", "synthetic-probe"], tmp_path), ("one", "at least 2 videos"))
 
 
-@pytest.mark.xfail(strict=True, reason="vbench_i2v/metrics/engine.py: the 'scoring' progress bar prints even when "
-                                       "stderr is not a terminal (its tqdm needs disable=None), so the Error line "
-                                       "is not alone")
 def test_metrics_fake_videos_of_another_size(tmp_path, clip_sets):
     import gc
 

@@ -134,6 +134,9 @@ def _load_generator(spec: RunSpec, ds, device):
 
     cls = get_generator(spec.generator)
     if not cls.trainable:
+        if spec.checkpoint:
+            raise InputError(f"{spec.checkpoint}: --checkpoint given, but generator {spec.generator!r} has no "
+                             "weights to load")
         return cls(cls.make_config(), ds.num_classes, ds.labels, ds.name, device=device), None
     ckpt = Path(spec.checkpoint) if spec.checkpoint else shipped_checkpoint(spec.generator, ds.name)
     if ckpt is None:
@@ -153,7 +156,7 @@ def _load_generator(spec: RunSpec, ds, device):
             torch.manual_seed(spec.seed)
             model = cls(cls.make_config(), ds.num_classes, ds.labels, ds.name, device=resolve_device(device))
             training.train(model, ds, ckpt, steps=TRAIN_STEPS_IF_MISSING, seed=spec.seed,
-                           resume=(ckpt / "training_state.pt").exists())
+                           resume=(ckpt / "training_state.pt").exists(), single_process=True)
     model = load_checkpoint(ckpt, device=device, expect=spec.generator)
     if model.num_classes != ds.num_classes:
         raise InputError(f"{ckpt}: model has {model.num_classes} classes, dataset {ds.name!r} has {ds.num_classes}")
@@ -220,6 +223,8 @@ def load_stage(spec: RunSpec) -> LoadedRun:
         raise InputError(f"--batch-size must be >= 1, got {spec.batch_size}")
     device = resolve_device(distributed.local_device(spec.device))
     ds = get_dataset(spec.dataset, data_root=spec.data_root, seed=spec.seed, **spec.dataset_options)
+    if spec.data_root and not getattr(ds, "user_supplied", True):
+        raise InputError(f"{spec.data_root}: --data-root given, but dataset {ds.name!r} is built in and reads no files")
     extractor = spec.extractor or default_extractor(ds)
     metrics = parse_metrics(spec.metrics) if spec.metrics else default_metrics(ds, extractor)
     # the data first (a missing dataset is the first thing to fix), then the extractors' weights

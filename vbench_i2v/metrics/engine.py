@@ -18,6 +18,7 @@ frames the paired metrics scored and every conversion applied to the inputs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import warnings
@@ -215,7 +216,7 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
     needs_real = [s.name for s in per_video if "real" in s.needs or ("cond" in s.needs and conditioning is None)]
     if real_ff and needs_real:
         raise InputError(f"{real_ff.path}: a features file only gives set metrics ({_set_names()}); "
-                         f"{', '.join(needs_real)} need the real videos")
+                         f"{', '.join(needs_real)} need{'s' if len(needs_real) == 1 else ''} the real videos")
     if needs_real:
         prov["pairing"] = _pairing(real_vs, fake_vs)
         if prov["pairing"]["real_without_fake"]:
@@ -322,23 +323,23 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
             wants_real = real_vs is not None and (bool(real_accs) or any(
                 "real" in s.needs or ("cond" in s.needs and cond is None) for s in per_video))
             # decoding of the next videos overlaps the scoring of this one (bounded, in order)
-            it = prefetched(lambda n: (fake_vs.load(n), real_vs.load(n) if wants_real and n in real_vs else None),
-                            mine)
-            if progress:
-                from tqdm import tqdm
+            with contextlib.closing(prefetched(
+                    lambda n: (fake_vs.load(n), real_vs.load(n) if wants_real and n in real_vs else None), mine)) as it:
+                if progress:
+                    from tqdm import tqdm
 
-                it = tqdm(it, total=len(mine), desc=f"scoring {fake_vs.label}", unit="video")
-            for name, (fv, rv) in it:
-                for a in fake_accs:
-                    a.add(name, fv)
-                if rv is not None and real_accs:
-                    for a in real_accs:
-                        a.add(name, rv)
-                    done_real.add(name)
-                if per_video:
-                    item = item_for(name, fv, rv)
-                    for s in per_video:
-                        per[s.name][name] = s.per_video(item, ctx)
+                    it = tqdm(it, total=len(mine), desc=f"scoring {fake_vs.label}", unit="video", disable=None)
+                for name, (fv, rv) in it:
+                    for a in fake_accs:
+                        a.add(name, fv)
+                    if rv is not None and real_accs:
+                        for a in real_accs:
+                            a.add(name, rv)
+                        done_real.add(name)
+                    if per_video:
+                        item = item_for(name, fv, rv)
+                        for s in per_video:
+                            per[s.name][name] = s.per_video(item, ctx)
         if real_accs:
             rest = [n for n in real_vs.names() if n not in (fake_vs if fake_vs is not None else ())]
             for name, rv in real_vs.iter(distributed.shard(rest)):
@@ -358,7 +359,10 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
                 if net[side] is None:
                     rows = {n: r for part in parts for n, r in zip(part[3][(key, side)][0], part[3][(key, side)][1])}
                     order = vs.names()
-                    mu, sigma = stats[(key, side)].compute()
+                    try:
+                        mu, sigma = stats[(key, side)].compute()
+                    except InputError as exc:
+                        raise InputError(f"{vs.label}: {exc}") from None
                     conv = sorted({c for part in parts for c in part[3][(key, side)][2]})
                     net[side] = FeatureSet(order, np.stack([rows[n] for n in order]) if order else
                                            np.zeros((0, net["ex"].dim)), mu, sigma,

@@ -15,6 +15,7 @@ import numpy as np
 
 from vbench_i2v import distributed
 from vbench_i2v.devices import resolve_device
+from vbench_i2v.errors import InputError
 from vbench_i2v.metrics.sources import FeatureFile, VideoSet
 from vbench_i2v.metrics.streaming import StreamingStats
 
@@ -97,7 +98,7 @@ def extract_features(videos: VideoSet, extractor, names: Iterable[str] | None = 
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(it, total=len(names), desc=f"features {videos.label}", unit="video")
+        it = tqdm(it, total=len(names), desc=f"features {videos.label}", unit="video", disable=None)
     for name, v in it:
         acc.add(name, v)
     names, feats, stats, conv = acc.finish()
@@ -134,7 +135,10 @@ def extract_features_sharded(videos: VideoSet, extractor, progress: bool = False
 def feature_set(videos: VideoSet, extractor, progress: bool = False) -> FeatureSet:
     conv: list[str] = []
     names, feats, stats = extract_features_sharded(videos, extractor, progress=progress, conversions=conv)
-    mu, sigma = stats.compute()
+    try:
+        mu, sigma = stats.compute()
+    except InputError as exc:
+        raise InputError(f"{videos.label}: {exc}") from None
     return FeatureSet(names, feats, mu, sigma, getattr(extractor, "weights_sha256", None), videos.label, conv)
 
 

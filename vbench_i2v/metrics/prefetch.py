@@ -8,6 +8,8 @@ fails raises at its own position, exactly where a plain loop would have raised.
 
 from __future__ import annotations
 
+import threading
+
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -52,4 +54,6 @@ def prefetched(load: Callable[[K], V], keys: Iterable[K], workers: int | None = 
     finally:
         for _, fut in pending:
             fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # an abandoned generator may be collected in one of its own loader threads, which cannot join itself
+        own = threading.current_thread() in getattr(pool, "_threads", ())
+        pool.shutdown(wait=not own, cancel_futures=True)
