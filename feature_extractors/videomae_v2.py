@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from vbench_i2v.feature_extractors.vit_video import (
-    VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames)
+    VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames, select_first_frames)
 from vbench_i2v.catalog import EXTRACTORS as EXTRACTOR_CATALOG
 from vbench_i2v.specs import InputContract
 
@@ -95,15 +95,7 @@ def save_published(model: VideoViT, path) -> None:
 
 def select_frames(videos, contract: InputContract = CONTRACT):
     """The contract's frames of uint8 ``B x T x H x W x 3`` videos (InputError when too short)."""
-    v = np.asarray(videos) if not isinstance(videos, torch.Tensor) else videos
-    if v.ndim != 5 or v.shape[-1] != 3:
-        from vbench_i2v.errors import InputError
-
-        raise InputError(f"{NAME}: expected uint8 videos B x T x H x W x 3, got shape {tuple(v.shape)}")
-    contract.check_clip(v.shape[1:4], f"{NAME} clip")
-    if contract.sampling != "first":
-        raise ValueError(f"unsupported sampling {contract.sampling!r}")
-    return v[:, : contract.frames]
+    return select_first_frames(videos, contract, NAME)
 
 
 def preprocess(videos, contract: InputContract = CONTRACT) -> torch.Tensor:

@@ -294,5 +294,19 @@ def flops_per_clip(cfg: VideoViTConfig) -> float:
     return float(patch + cfg.depth * per_block)
 
 
-__all__ = ["VideoViTConfig", "VideoViT", "sinusoid_table_1d", "sincos_table_3d", "load_weights_strict",
+def select_first_frames(videos, contract, name: str):
+    """The contract's first frames of uint8 ``B x T x H x W x 3`` videos; one line naming the network
+    and the need when the clips do not fit (shared by the VideoMAE-v2 and V-JEPA extractors)."""
+    from vbench_i2v.errors import InputError
+
+    v = np.asarray(videos) if not isinstance(videos, torch.Tensor) else videos
+    if v.ndim != 5 or v.shape[-1] != 3:
+        raise InputError(f"{name}: expected uint8 videos B x T x H x W x 3, got shape {tuple(v.shape)}")
+    contract.check_clip(v.shape[1:4], f"{name} clip")
+    if contract.sampling != "first":
+        raise ValueError(f"unsupported sampling {contract.sampling!r}")
+    return v[:, : contract.frames]
+
+
+__all__ = ["select_first_frames", "VideoViTConfig", "VideoViT", "sinusoid_table_1d", "sincos_table_3d", "load_weights_strict",
            "read_checkpoint", "resize_frames", "num_parameters", "flops_per_clip"]

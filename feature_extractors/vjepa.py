@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_i2v.feature_extractors.vit_video import (
-    Mlp, VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames)
+    Mlp, VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames, select_first_frames)
 from vbench_i2v.catalog import EXTRACTORS as EXTRACTOR_CATALOG
 from vbench_i2v.specs import InputContract
 
@@ -181,15 +181,7 @@ def save_probe(model: AttentiveClassifier, path) -> None:
 
 def preprocess(videos, contract: InputContract = CONTRACT) -> torch.Tensor:
     """uint8 ``B x T x H x W x 3`` -> normalised float ``B x 3 x 16 x 224 x 224``."""
-    from vbench_i2v.errors import InputError
-
-    v = np.asarray(videos) if not isinstance(videos, torch.Tensor) else videos
-    if v.ndim != 5 or v.shape[-1] != 3:
-        raise InputError(f"{NAME}: expected uint8 videos B x T x H x W x 3, got shape {tuple(v.shape)}")
-    contract.check_clip(v.shape[1:4], f"{NAME} clip")
-    if contract.sampling != "first":
-        raise ValueError(f"unsupported sampling {contract.sampling!r}")
-    v = torch.as_tensor(np.ascontiguousarray(v[:, : contract.frames]))
+    v = torch.as_tensor(np.ascontiguousarray(select_first_frames(videos, contract, NAME)))
     b, t, h, w, _ = v.shape
     lo, hi = contract.value_range
     x = v.permute(0, 1, 4, 2, 3).reshape(b * t, 3, h, w).float() / 255.0 * (hi - lo) + lo

@@ -260,6 +260,29 @@ def _read_text(path: Path, what: str) -> str:
         raise ReadError(f"{path}: cannot read ({os_reason(exc)})") from None
 
 
+def read_json_object(path, what: str = "JSON file") -> dict:
+    """A JSON object from ``path``, or one line naming the file: unreadable, not UTF-8, not valid
+    JSON, or not an object (strict: NaN and Infinity are refused)."""
+    import json
+
+    path = Path(path)
+
+    def no_constants(name):
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=no_constants)
+    except UnicodeDecodeError:
+        raise ReadError(f"{path}: cannot read JSON (not UTF-8 text)") from None
+    except (ValueError, RecursionError) as exc:
+        raise ReadError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ReadError(f"{path}: cannot read ({os_reason(exc)})") from None
+    if not isinstance(data, dict):
+        raise ReadError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
 def read_sha256sums(path) -> dict[str, str]:
     """``{file name: lowercase hex digest}`` from a ``sha256sum``-format file, every line checked.
 

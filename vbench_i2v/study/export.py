@@ -28,7 +28,7 @@ pd = LazyModule("pandas")
 
 from vbench_i2v import __version__
 from vbench_i2v.errors import InputError
-from vbench_i2v.files import atomic_write_csv, atomic_write_text, check_writable, os_reason
+from vbench_i2v.files import atomic_write_csv, atomic_write_text, check_writable, read_json_object
 from vbench_i2v.protocol import rng_for
 video_io = LazyModule("vbench_i2v.video_io")
 
@@ -95,16 +95,7 @@ def load_run(path) -> StudyRun:
     results_path = root / "results.json"
     if not results_path.is_file():
         raise InputError(f"{root}: not a run directory (no results.json)")
-    try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{results_path}: cannot read JSON (not UTF-8 text)") from None
-    except (ValueError, RecursionError) as exc:
-        raise InputError(f"{results_path}: not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise InputError(f"{results_path}: cannot read ({os_reason(exc)})") from None
-    if not isinstance(results, dict):
-        raise InputError(f"{results_path}: expected a JSON object, got {type(results).__name__}")
+    results = read_json_object(results_path, "results file")
     run_id = results.get("run_id")
     if run_id is not None and not (isinstance(run_id, str) and run_id.strip()):
         raise InputError(f"{results_path}: field run_id must be a non-empty string, got {run_id!r:.60}")

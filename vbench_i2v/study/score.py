@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from vbench_i2v.errors import InputError
-from vbench_i2v.files import os_reason
+from vbench_i2v.files import read_json_object
 from vbench_i2v.protocol import rng_for
 from vbench_i2v.study.export import CHECK_REAL
 from vbench_i2v.tables import read_table  # noqa: F401 - part of this module's API
@@ -108,14 +108,7 @@ def method_order(study_dir, key: pd.DataFrame) -> list[str]:
     """Methods in the order given to ``export`` (study.json), else by first appearance."""
     info = Path(study_dir) / "study.json"
     if info.is_file():
-        try:
-            data = json.loads(info.read_text(encoding="utf-8"))
-        except (ValueError, RecursionError) as exc:
-            raise InputError(f"{info}: not valid JSON ({exc})") from None
-        except OSError as exc:
-            raise InputError(f"{info}: cannot read ({os_reason(exc)})") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{info}: expected a JSON object, got {type(data).__name__}")
+        data = read_json_object(info, "study file")
         methods = data.get("methods")
         if methods is not None and not (isinstance(methods, list) and all(isinstance(m, str) and m
                                                                            for m in methods)):
