@@ -13,6 +13,8 @@ tfhub.dev/deepmind/i3d-kinetics-400/1 by TATS' ``convert_tf_pretrained.py``, BN 
 loads with strict key checking; stylegan-v's TorchScript ``i3d_torchscript.pt`` is imported by
 reading its tensors only (``torch.jit.load(...).state_dict()``), never by running its code.
 See docs/fvd.md for every fact and where it was checked.
+
+Why this module is over 400 lines: one network with its two published weight formats (state dict, TorchScript tensors) and its folded inference plan, which must stay in step with the layers.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ its own slice of each global batch, each step calls DistributedDataParallel wrap
 networks, and rank 0 alone logs, draws samples and saves. A caller that trains on one rank while
 the others wait (``vbench run`` training a missing checkpoint) says so with
 ``TrainOptions(single_process=True)``.
+
+Why this module is over 400 lines: the Trainer is deliberately the one owner of training state (options, fast paths, optimisers, DDP, RNG and data position, checkpoints, logs); splitting it would split that state.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ marked "reported", and never take part in a best.
 
 Data flow: results dicts -> a long pandas frame (one row per run x metric) -> :class:`Board` objects
 (one per fingerprint, or per paper table) -> a renderer (markdown, csv, html, latex, json) or a plot.
+
+Why this module is over 400 lines: one data flow from results files to boards to five renderers and a plot, all over the Board type; the renderers are small and share the cell grid.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ of the clips (per-clip noise makes them identical to a 1-process run), scoring i
 :mod:`vbench_i2v.metrics.engine`, and rank 0 alone trains a missing checkpoint, creates the run
 folder and writes ``results.json``. Messages go through the ``vbench_i2v`` logger, which only rank 0
 lets through (:func:`vbench_i2v.logs.setup`).
+
+Why this module is over 400 lines: the four stages and their helpers share one owner of state, the run folder and its layout; splitting them would scatter that layout over several modules.
 """
 
 from __future__ import annotations

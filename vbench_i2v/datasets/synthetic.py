@@ -10,6 +10,8 @@ Rendering is vectorised numpy on the 64x64 grid itself: every shape is an approx
 distance ``d`` (in output pixels), and its coverage ``clip(0.5 - d, 0, 1)`` is the area a 1-pixel
 box filter would see, which anti-aliases edges without a supersampled canvas. One 32-frame clip
 takes about 10 ms on one core (``benchmarks/bench_synthetic.py``).
+
+Why this module is over 400 lines: it is the whole generator of the built-in dataset (faces, the 7 expressions over time, takes, identities, split); its parts only make sense together.
 """
 
 from __future__ import annotations

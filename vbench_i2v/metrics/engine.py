@@ -14,6 +14,8 @@ Used by `vbench metrics` and by `vbench run`. The metrics themselves are declare
 Each metric comes back as ``{"value", "ci95": [lo, hi], "n", ...}`` plus a ``provenance`` block
 naming every extractor with its input contract and weights sha256, the seed, the pairing, the
 frames the paired metrics scored and every conversion applied to the inputs.
+
+Why this module is over 400 lines: one driver for every metric kind (set, paired, conditioned, per-video) and its single decode pass; the metrics themselves live one per module in metrics/defs/.
 """
 
 from __future__ import annotations

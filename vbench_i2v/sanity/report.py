@@ -20,6 +20,8 @@ I3D-based FVD, which barely sees motion.
 Set-metric features come from one extractor object built once and cached per video content, so
 A's features (and B's) are computed once for the whole report; metrics tied to their own network
 (``extractor_fixed``) get A's features saved once to a temporary features file.
+
+Why this module is over 400 lines: the report is one pipeline (split, corrupt, score, flag, render tables and plots) over one data structure; the corruptions live in sanity/corruptions.py.
 """
 
 from __future__ import annotations
