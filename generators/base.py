@@ -32,7 +32,7 @@ from torch import nn
 
 from vbench_i2v import protocol
 from vbench_i2v.devices import resolve_device  # noqa: F401 - part of this module's API
-from vbench_i2v.files import atomic_write_json, temp_beside
+from vbench_i2v.files import atomic_path, atomic_write_json
 from vbench_i2v.errors import InputError
 from vbench_i2v.options import Option, Schema, parse_options
 
@@ -392,9 +392,8 @@ class GeneratorBackend:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().to("cpu").contiguous() for k, v in self.nets.state_dict().items()}
-        tmp = _temp_path(directory / MODEL_FILE)
-        save_file(state, str(tmp), metadata={"backend": self.name})
-        os.replace(tmp, directory / MODEL_FILE)
+        with atomic_path(directory / MODEL_FILE) as tmp:
+            save_file(state, str(tmp), metadata={"backend": self.name})
         meta = self.checkpoint_meta()
         meta.update(extra or {})
         write_json_atomic(directory / CONFIG_FILE, meta)
@@ -446,4 +445,3 @@ def read_checkpoint_meta(directory) -> dict[str, Any]:
 
 
 write_json_atomic = atomic_write_json  # one implementation, in vbench_i2v.files
-_temp_path = temp_beside

@@ -34,7 +34,6 @@ import dataclasses
 import io
 import logging
 import math
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -52,9 +51,9 @@ from vbench_i2v.generators.base import (
     Batch,
     GeneratorBackend,
     StepState,
-    _temp_path,
     read_checkpoint_meta,
 )
+from vbench_i2v.files import atomic_path, atomic_write_text
 from vbench_i2v.generators.grids import save_sample_grid
 
 log = logging.getLogger(__name__)
@@ -185,9 +184,8 @@ def save_checkpoint(backend: GeneratorBackend, optimizers: dict, out: Path, prog
     }
     if rank_rngs is not None and len(rank_rngs) > 1:
         state["rank_rngs"] = rank_rngs
-    tmp = _temp_path(out / STATE_FILE)
-    torch.save(state, tmp)
-    os.replace(tmp, out / STATE_FILE)
+    with atomic_path(out / STATE_FILE) as tmp:
+        torch.save(state, tmp)
     extra = {"step": progress.step, "seed": seed}
     if world_size > 1:
         extra.update(world_size=world_size, global_batch_size=backend.config.batch_size * world_size)
@@ -317,9 +315,7 @@ class LossLog:
                                          f"integer, got {r[0]!r}") from None
                 buf = io.StringIO()
                 csv.writer(buf).writerows(keep)
-                tmp = _temp_path(path)
-                tmp.write_text(buf.getvalue())
-                os.replace(tmp, path)
+                atomic_write_text(path, buf.getvalue())
         elif path.exists():
             path.unlink()
 

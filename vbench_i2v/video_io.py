@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vbench_i2v.errors import VideoError
-from vbench_i2v.files import _umask, temp_beside
+from vbench_i2v.files import _umask, atomic_path
 
 CONTAINER_EXTS = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".gif")
 FRAME_EXTS = (".png", ".jpg", ".jpeg")
@@ -193,8 +193,7 @@ def write_video(path, frames, fps: float = 8.0, crf: int = 12) -> Path:
     frames = _check_frames(frames, path)
     suffix = path.suffix.lower()
     if suffix in (".mp4", ".gif", ".npz"):
-        tmp = temp_beside(path)
-        try:
+        with atomic_path(path) as tmp:  # a write error is one line naming the file; no temp is left
             if suffix == ".mp4":
                 _write_mp4(frames, tmp, fps, crf)
             elif suffix == ".gif":
@@ -202,10 +201,6 @@ def write_video(path, frames, fps: float = 8.0, crf: int = 12) -> Path:
             else:
                 with open(tmp, "wb") as fh:
                     np.savez_compressed(fh, video=frames)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         return path
     if suffix:
         raise VideoError(f"{path}: cannot write {suffix!r}; use .mp4, .gif, .npz or a folder name for PNG frames")

@@ -143,14 +143,12 @@ class FeatureFile:
                    str(data.get("weights_sha256", "")), bool(data["bf16"]) if "bf16" in data else False)
 
     def save(self) -> Path:
-        from vbench_i2v.files import temp_beside
+        from vbench_i2v.files import atomic_path
 
-        tmp = temp_beside(self.path)
-        with open(tmp, "wb") as fh:
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, features=self.features, names=np.array(self.names, dtype=str), mu=self.mu,
                      sigma=self.sigma, extractor=np.array(self.extractor), weights_sha256=np.array(self.weights_sha256),
                      bf16=np.array(bool(self.bf16)))
-        os.replace(tmp, self.path)
         return self.path
 
 
