@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import typing
 from dataclasses import dataclass
 from pathlib import Path

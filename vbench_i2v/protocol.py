@@ -7,6 +7,10 @@ gives ``CONDITIONING_PER_VIDEO`` seeded conditioning frames, each starting one r
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # numpy is imported inside the functions: the CLI reads these constants for its --help without it
 CLIP_FRAMES = 32

@@ -327,7 +327,6 @@ def score_stage(run_dir: Path, reference_dir: Path, metrics: list[str], extracto
     from vbench_i2v.metrics.registry import get_metric
 
     specs = [get_metric(m) for m in metrics]
-    set_level = [s.name for s in specs if s.kind == "set"]
     per_video = [s.name for s in specs if s.kind != "set"]
     scored: dict = {}
     by_extractor: dict = {}
