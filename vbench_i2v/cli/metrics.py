@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from vbench_i2v.cli.help import extractor_help, metric_help, metric_list_type, metrics_table
-from vbench_i2v.cli.types import (BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDir, InputFile, NonEmptyPath, NonEmptyText,
+from vbench_i2v.cli.types import (device_option, BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDir, InputFile, NonEmptyPath, NonEmptyText,
                                   OutputPath, int_range)
 
 # KID's subsets each cost a subset_size^2 kernel sum; beyond these a run would never end (the size is
@@ -105,7 +105,7 @@ class ExtractorName(NonEmptyText):
               help="paired metrics also score frame 0 (the conditioning frame); default: frames 1..T-1")
 @click.option("--json", "json_out", type=OutputPath("file"), default=None, help="write the results here")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--device", type=TEXT, default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
+@device_option
 @click.option("--batch-size", type=BATCH_SIZE, default=8, show_default=True)
 @click.option("--bootstrap-reps", type=BOOTSTRAP_REPS, default=1000, show_default=True,
               help="resamples for per-video metrics and KID")
@@ -163,7 +163,7 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
 @click.option("--extractor", type=ExtractorName(), default="resnext101-kinetics", show_default=True, help=extractor_help("Network"))
 @click.option("--out", required=True, type=OutputPath("file", suffixes=(".npz",)),
               help="FILE.npz (features, names, mu, sigma)")
-@click.option("--device", type=TEXT, default="cpu", show_default=True)
+@device_option
 @click.option("--batch-size", type=BATCH_SIZE, default=8, show_default=True)
 @click.option("--bf16", is_flag=True,
               help="feature networks in bf16 (opt-in, faster on CPUs/GPUs with bf16 units; features a little "

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from vbench_i2v.cli.datasets import PER_VIDEO, dataset_option, parse_dataset_options
-from vbench_i2v.cli.types import (BATCH_SIZE, POSITIVE_INT, SEED, TEXT, FiniteFloatRange, NonEmptyPath, OutputPath,
+from vbench_i2v.cli.types import (device_option, BATCH_SIZE, POSITIVE_INT, SEED, TEXT, FiniteFloatRange, NonEmptyPath, OutputPath,
                                   int_range)
 
 # Bounds far above any useful probe; past them a job only runs out of memory or never ends.
@@ -49,7 +49,7 @@ def probes_group() -> None:
               help="Train on a seeded subset of this many training videos (a quick probe).")
 @click.option("--width", type=WIDTH, default=16, show_default=True, help="Channel width of the networks.")
 @click.option("--threads", type=THREADS, default=1, show_default=True, help="CPU threads (1 gives the same bytes each run).")
-@click.option("--device", type=TEXT, default="cpu", show_default=True, help="auto, cpu or cuda[:N].")
+@device_option
 def train_cmd(dataset, data_root, options, out_dir, steps, identity_steps, batch, seed, split_seed, val_subjects,
               clips_per_video, motionless_fraction, limit, width, threads, device) -> None:
     """Train a probe on DATASET's training split (test subjects are never read) and write

@@ -11,7 +11,7 @@ from vbench_i2v.cli.datasets import dataset_option
 from vbench_i2v.cli.help import metric_help, metric_list_type
 from vbench_i2v.cli.metrics import ExtractorName
 from vbench_i2v.cli.datasets import PER_VIDEO
-from vbench_i2v.cli.types import BATCH_SIZE, POSITIVE_INT, SEED, TEXT, InputDir, OutputPath
+from vbench_i2v.cli.types import device_option, BATCH_SIZE, POSITIVE_INT, SEED, TEXT, InputDir, OutputPath
 
 
 @click.command("run")
@@ -30,7 +30,7 @@ from vbench_i2v.cli.types import BATCH_SIZE, POSITIVE_INT, SEED, TEXT, InputDir,
 @click.option("--conditioning-per-video", type=PER_VIDEO, default=protocol.CONDITIONING_PER_VIDEO, show_default=True)
 @click.option("--max-videos", type=POSITIVE_INT, default=None, help="Seeded subset of test videos (part of the protocol).")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--device", type=TEXT, default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@device_option
 @click.option("--batch-size", type=BATCH_SIZE, default=16, show_default=True, help="Clips generated per forward pass.")
 @click.option("--data-root", type=InputDir(), default=None, help="The dataset's root folder.")
 @dataset_option

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from vbench_i2v.cli.help import extractor_help, metric_help, metric_list_type
-from vbench_i2v.cli.types import BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDir, OutputPath
+from vbench_i2v.cli.types import device_option, BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDir, OutputPath
 
 
 @click.command("sanity")
@@ -24,7 +24,7 @@ from vbench_i2v.cli.types import BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDi
               help="seeds the A/B split, the corruptions and the bootstrap")
 @click.option("--out", "out_dir", type=OutputPath("dir"), default="sanity", show_default=True,
               help="folder for sanity.md, sanity.csv, sanity.json and plots/")
-@click.option("--device", type=TEXT, default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
+@device_option
 @click.option("--batch-size", type=BATCH_SIZE, default=8, show_default=True)
 @click.option("--bootstrap-reps", type=BOOTSTRAP_REPS, default=1000, show_default=True,
               help="resamples for per-video metrics and KID")

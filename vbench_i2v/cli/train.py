@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from vbench_i2v.cli.datasets import dataset_option
-from vbench_i2v.cli.types import (
+from vbench_i2v.cli.types import (device_option,
     BATCH_SIZE, POSITIVE_FLOAT, SEED, TEXT, FiniteFloatRange, InputDir, InputFile, NonEmptyPath, OutputPath,
 )
 from vbench_i2v.errors import InputError
@@ -64,7 +64,7 @@ class Workers(click.types.StringParamType):
 @click.option("--out", "out_dir", type=OutputPath("dir"), default=None,
               help="Run folder (default: runs/train-<generator>-<dataset>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out (weights, optimisers, RNG, data order).")
-@click.option("--device", type=TEXT, default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@device_option
 @click.option("--seed", type=SEED, default=None, help="Seed of weights, data order and noise (default 0; "
                                                       "--resume keeps the run's own).")
 @click.option("--set", "overrides", type=TEXT, multiple=True, metavar="KEY=VALUE",
@@ -180,7 +180,7 @@ def _check_dataset_record(out: Path, dataset, resume: bool, main: bool) -> None:
 @click.option("--label", type=TEXT, default=None, help="Label name or id (omit for unlabelled models).")
 @click.option("--num", type=CLIPS, default=1, show_default=True, help="Clips to generate (different noise).")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--device", type=TEXT, default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@device_option
 @click.option("--resize/--no-resize", default=False, show_default=True,
               help="Resize (centre square, bilinear) an image that is not 64x64 instead of failing.")
 @click.option("--out", "out_path", type=OutputPath("file", suffixes=(".mp4", ".gif")), required=True,

@@ -105,3 +105,11 @@ FRACTION = FiniteFloatRange(0.0, 1.0)
 POSITIVE_FLOAT = FiniteFloatRange(min=0.0, min_open=True)
 FPS = FiniteFloatRange(min=0.0, max=240.0, min_open=True)
 TEXT = NonEmptyText()
+
+
+DEVICE_HELP = "auto (cuda when available, else cpu), cpu or cuda[:N]."
+
+
+def device_option(fn):
+    """``--device`` with one default and one help text for every command."""
+    return click.option("--device", type=TEXT, default="auto", show_default=True, help=DEVICE_HELP)(fn)
