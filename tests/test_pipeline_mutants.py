@@ -35,7 +35,8 @@ def test_rng_for_is_the_documented_sha256_derivation():
 
 
 @pytest.mark.parametrize("n,n_train,n_test,want_test", [(60, 48, 12, 12), (10, 48, 12, 2), (2, 48, 12, 1),
-                                                         (3, 1, 2, 2), (5, 4, 1, 1), (7, 1, 6, 6), (4, 1, 9, 3)])
+                                                         (3, 1, 2, 2), (5, 4, 1, 1), (7, 1, 6, 6), (4, 1, 9, 3),
+                                                         (3, 48, 12, 1), (6, 50, 1, 1)])
 def test_subject_split_sizes_and_draw(n, n_train, n_test, want_test):
     subjects = [f"p{i:02d}" for i in range(n)][::-1] + ["p00"]  # unsorted, with a duplicate
     got = protocol.subject_split(subjects, n_train, n_test, seed=5)
