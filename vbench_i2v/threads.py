@@ -1,10 +1,14 @@
 """How many threads the metric commands use, so a busy (shared) CPU does not stall them.
 
 Why: OpenMP threads that finish a parallel region spin for a while before sleeping, and every
-region ends with a barrier that waits for the slowest thread. When another process holds one of
-the cores, the thread scheduled there arrives late at every barrier, and a 2-thread torch on a
-2-core machine with one competing process runs several times slower than 1 thread does
-(``benchmarks/bench_shared_cpu.py``). The policy:
+region ends with a barrier that waits for the slowest thread. When other processes hold the
+cores, the thread scheduled there arrives late at every barrier. Measured with
+``benchmarks/bench_shared_cpu.py`` on the shared 2-core machine (load average about 6): ResNeXt-101
+features with 2 torch threads took 1.8-2x the wall time of this policy's 1 thread, alone and next
+to one busy process; for the small SSIM/PSNR kernel 2 threads were no faster or slower than 1
+beyond the noise (not "several times", as an earlier version of this text said, unmeasured). With
+one extra busy process every setting slowed about 1.7-2.2x: a single-threaded command cannot beat
+its fair share of a core. The policy:
 
 * passive OpenMP waiting (``OMP_WAIT_POLICY=PASSIVE``, ``KMP_BLOCKTIME=0``), set before torch is
   imported so spinning threads never steal the core another thread needs;
