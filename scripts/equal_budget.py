@@ -14,7 +14,7 @@ grid, the same step x batch budget at one width, and the same selection rule, de
 
 Usage::
 
-    python scripts/equal_budget.py tune --backend imaginator --steps 40 --work /tmp/equal_budget/tune
+    python scripts/equal_budget.py tune --backend imaginator --steps 20 --work /tmp/equal_budget/tune
     python scripts/equal_budget.py collect --work /tmp/equal_budget/tune --out leaderboards/synthetic-tuning
 """
 
