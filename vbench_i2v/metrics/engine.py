@@ -246,8 +246,8 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
                                      f"{'bf16' if bf16 else 'fp32'} ({hint} or remake them)")
                 net[side] = feature_set_from_file(ff)
         if net["real"] is None or net["fake"] is None:
-            net["ex"] = feature_extractors.build_video_extractor(want, device=device, batch_size=batch_size,
-                                                                 bf16=bf16)
+            net["ex"] = feature_extractors.build_video_extractor(  # bf16 passed only when asked for
+                want, device=device, batch_size=batch_size, **({"bf16": True} if bf16 else {}))
             _announce_cost(net["ex"], (0 if real_vs is None else len(real_vs)) + (0 if fake_vs is None else len(fake_vs)),
                            device)
 

@@ -160,7 +160,8 @@ def features_file(videos, extractor, out_path, device: str = "cpu", batch_size: 
     distributed.init(device)
     device = resolve_device(distributed.local_device(device))
     vs = VideoSet.from_source(videos, "videos")
-    ex = feature_extractors.build_video_extractor(extractor, device=device, batch_size=batch_size, bf16=bf16)
+    ex = feature_extractors.build_video_extractor(extractor, device=device, batch_size=batch_size,
+                                                  **({"bf16": True} if bf16 else {}))  # only when asked for
     fs = feature_set(vs, ex, progress=progress)
 
     def save():
