@@ -94,7 +94,7 @@ def test_two_sample_ci_defaults_and_that_both_sides_are_resampled():
 
 def test_mean_ci_small_inputs_and_stream():
     assert bootstrap.mean_ci([]) != bootstrap.mean_ci([])  # [nan, nan]: nan != nan
-    assert all(np.isnan(bootstrap.mean_ci([])))
+    assert len(bootstrap.mean_ci([])) == 2 and all(np.isnan(bootstrap.mean_ci([])))
     assert bootstrap.mean_ci([2.5]) == [2.5, 2.5]
     v = np.array([1.0, 4.0, 2.0, 8.0, 3.0])
     counts = _stream(4, "bootstrap", "k").multinomial(5, np.full(5, 0.2), size=300)
@@ -267,13 +267,13 @@ def test_acd_against_loops():
     assert acd_i(e, c) == pytest.approx(np.mean([np.linalg.norm(r - c) for r in e]), rel=1e-12)
     assert acd_i(e, c[None]) == pytest.approx(acd_i(e, c))
     for bad in (e[:1], e[0], np.r_[e, [[np.nan] * 3]]):
-        with pytest.raises(InputError, match="ACD-C"):
+        with pytest.raises(InputError, match="^ACD-C[: ]"):
             acd_c(bad)
-    with pytest.raises(InputError, match="ACD-I"):
+    with pytest.raises(InputError, match="^ACD-I[: ]"):
         acd_i(e, c[:2])
-    with pytest.raises(InputError, match="ACD-I"):
+    with pytest.raises(InputError, match="^ACD-I[: ]"):
         acd_i(np.r_[e, [[np.inf] * 3]], c)
-    with pytest.raises(InputError, match="ACD-I"):
+    with pytest.raises(InputError, match="^ACD-I[: ]"):
         acd_i(e[0], c)
     # float32 embeddings are promoted: the value is the float64 one to 1e-12
     e32, c32 = (e * 1000 + 5000).astype(np.float32), (c * 1000 + 5001).astype(np.float32)
