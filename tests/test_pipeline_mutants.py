@@ -100,7 +100,9 @@ def test_mean_ci_small_inputs_and_stream():
     counts = _stream(4, "bootstrap", "k").multinomial(5, np.full(5, 0.2), size=300)
     np.testing.assert_allclose(bootstrap.mean_ci(v, seed=4, reps=300, key="k"),
                                np.percentile(counts @ v / 5, [2.5, 97.5]), rtol=1e-12)
-    assert bootstrap.mean_ci(v) == bootstrap.mean_ci(v, seed=0, reps=1000, key="mean")
+    w = np.random.default_rng(0).lognormal(size=25)  # continuous values: another stream moves the ends
+    assert bootstrap.mean_ci(w) == bootstrap.mean_ci(w, seed=0, reps=1000, key="mean")
+    assert bootstrap.mean_ci(w) != bootstrap.mean_ci(w, seed=0, reps=1000, key="other")
     assert bootstrap.mean_ci([1.0, 3.0], reps=500)[0] < 2.0 < bootstrap.mean_ci([1.0, 3.0], reps=500)[1]
 
 
@@ -411,12 +413,14 @@ def test_pairing_provenance_and_the_fake_without_real_message():
 def test_summarize_mean_uses_the_run_seed_reps_and_metric_key():
     from vbench_i2v.metrics.engine import Context, summarize_mean
 
-    values = {"a": 1.0, "b": 4.0, "c": 2.0, "d": 9.0}
+    v = np.random.default_rng(1).lognormal(size=20)
+    values = {f"v{i:02d}": float(x) for i, x in enumerate(v)}
     got = summarize_mean(values, Context(["psnr"], seed=7, bootstrap_reps=300), key="psnr")
-    v = np.array([1.0, 4.0, 2.0, 9.0])
-    counts = _stream(7, "bootstrap", "psnr").multinomial(4, np.full(4, 0.25), size=300)
-    np.testing.assert_allclose(got["ci95"], np.percentile(counts @ v / 4, [2.5, 97.5]), rtol=1e-12)
-    assert got["value"] == 4.0 and got["n"] == 4 and got["per_video"] == values
+    counts = _stream(7, "bootstrap", "psnr").multinomial(20, np.full(20, 0.05), size=300)
+    np.testing.assert_allclose(got["ci95"], np.percentile(counts @ v / 20, [2.5, 97.5]), rtol=1e-12)
+    other = _stream(7, "bootstrap", "mean").multinomial(20, np.full(20, 0.05), size=300)
+    assert not np.allclose(got["ci95"], np.percentile(other @ v / 20, [2.5, 97.5]))
+    assert got["value"] == pytest.approx(v.mean(), rel=1e-12) and got["n"] == 20 and got["per_video"] == values
     ints = summarize_mean({"a": 1, "b": 2}, Context(["psnr"]), key="k")
     assert isinstance(ints["value"], float) and ints["value"] == 1.5
 
