@@ -81,6 +81,16 @@ def _metric_key(name: str) -> tuple:
     return (order.index(name), name) if name in order else (len(order), name)
 
 
+def _portable(source) -> str:
+    """A results file's path relative to the working folder when it lies inside it, so a board built
+    in one checkout is byte-identical to the same board built in another."""
+    path = Path(str(source))
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(source)
+
+
 def measured_frame(runs: list[tuple[str, dict]]) -> pd.DataFrame:
     """Long frame, one line per (run, metric), from ``(source, results)`` pairs already validated."""
     lines = []
@@ -89,7 +99,7 @@ def measured_frame(runs: list[tuple[str, dict]]) -> pd.DataFrame:
         for metric, m in res["metrics"].items():
             ci = m.get("ci95")
             lines.append({
-                "fingerprint": proto["fingerprint"], "run_id": res["run_id"], "source": str(source),
+                "fingerprint": proto["fingerprint"], "run_id": res["run_id"], "source": _portable(source),
                 "generator": gen["name"], "variant": gen.get("variant"),
                 "checkpoint_sha256": gen.get("checkpoint_sha256"),
                 "dataset": data["name"], "split": data["split"], "metric": metric,
