@@ -317,7 +317,6 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
         real_accs = [a for (k, side), a in accs.items() if side == "real"]
         fake_accs = [a for (k, side), a in accs.items() if side == "fake"]
         per = {s.name: {} for s in per_video}
-        done_real: set[str] = set()
         if fake_vs is not None and (fake_accs or per_video):
             from vbench_i2v.metrics.prefetch import prefetched
 
@@ -337,7 +336,6 @@ def compute_metrics(real, fake, metrics=None, extractor=None, conditioning=None,
                     if rv is not None and real_accs:
                         for a in real_accs:
                             a.add(name, rv)
-                        done_real.add(name)
                     if per_video:
                         item = item_for(name, fv, rv)
                         for s in per_video:
