@@ -196,6 +196,8 @@ def _set_extractors(metrics: list[str], extractor: str) -> dict:
         espec = feature_extractors.extractor_spec(name)
         out[name] = {**espec.provenance(), "weights_sha256": weights.require(espec.weights.name).sha256,
                      "extra_weights_sha256": {w.name: weights.require(w.name).sha256 for w in espec.extra_weights}}
+    for entry in out.values():  # the contract's numbers identify the protocol; its prose note does not
+        entry["contract"] = {k: v for k, v in entry.get("contract", {}).items() if k != "note"}
     return out
 
 
