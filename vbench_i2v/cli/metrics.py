@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from vbench_i2v.cli.help import extractor_help, metric_help, metric_list_type, metrics_table
-from vbench_i2v.cli.types import (device_option, BATCH_SIZE, BOOTSTRAP_REPS, SEED, TEXT, InputDir, InputFile, NonEmptyPath, NonEmptyText,
+from vbench_i2v.cli.types import (device_option, BATCH_SIZE, BOOTSTRAP_REPS, SEED, InputDir, InputFile, NonEmptyPath, NonEmptyText,
                                   OutputPath, int_range)
 
 # KID's subsets each cost a subset_size^2 kernel sum; beyond these a run would never end (the size is
@@ -132,9 +132,10 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
         raise InputError("vbench metrics: --real and --fake are both required (or --list)")
     import warnings
 
-    from vbench_i2v import distributed, threads
+    from vbench_i2v import distributed, logs, threads
 
     threads.apply(large=True)  # before torch's first use: passive OpenMP wait, idle cores (see threads.py)
+    logs.setup()  # e.g. the expected CPU time of a large network, before it starts
     from vbench_i2v.files import atomic_write_json
     from vbench_i2v.metrics.engine import compute_metrics
 
@@ -173,10 +174,11 @@ def features_cmd(videos, extractor, out, device, batch_size, bf16):
 
     Under torchrun the videos are split across the processes and rank 0 writes the file.
     """
-    from vbench_i2v import threads
+    from vbench_i2v import logs, threads
     from vbench_i2v.metrics.features import features_file
 
     threads.apply(large=True)  # before torch's first use: passive OpenMP wait, idle cores (see threads.py)
+    logs.setup()
 
     ff = features_file(videos, extractor, out, device=device, batch_size=batch_size, progress=True, bf16=bf16)
     if ff is None:  # not rank 0: rank 0 wrote the file and reports it

@@ -32,7 +32,7 @@ from vbench_i2v import distributed
 from vbench_i2v.devices import resolve_device
 from vbench_i2v.errors import InputError
 from vbench_i2v.metrics import bootstrap
-from vbench_i2v.metrics.features import (FeatureAccumulator, FeatureSet, extract_features,  # noqa: F401
+from vbench_i2v.metrics.features import (FeatureAccumulator, FeatureSet, _announce_cost, extract_features,  # noqa: F401
                                          extract_features_sharded, feature_set, feature_set_from_file,
                                          features_file)
 from vbench_i2v.metrics.registry import MetricSpec, default_metrics, get_metric, metric_names, parse_metrics
@@ -142,17 +142,6 @@ def _pairing(real: VideoSet, fake: VideoSet) -> dict:
         raise InputError(f"paired metrics need a real video for every fake one; no real partner in "
                          f"{real.label} for: {shown}")
     return {"pairs": len(fake), "real_without_fake": real_only}
-
-
-def _announce_cost(ex, n_videos: int, device) -> None:
-    """Before a long CPU job: the expected time per clip of a large network, and how to go faster."""
-    spec = getattr(ex, "spec", None)
-    per_clip = getattr(spec, "seconds_per_clip_cpu", None)
-    if per_clip is None or str(device) != "cpu" or per_clip < 1.0:
-        return
-    total = per_clip * n_videos / 60
-    log.warning("%s on CPU: about %.0f s per clip on one core, ~%.0f min for %d clips; use --device cuda "
-                "or torchrun to shard it", spec.name, per_clip, total, n_videos)
 
 
 def _set_names() -> str:

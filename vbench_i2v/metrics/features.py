@@ -7,6 +7,7 @@ ratios are refused with one line); size changes the contract implies are recorde
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -88,6 +89,17 @@ class FeatureAccumulator:
         return self.names, feats, self.stats, sorted(self._conversions)
 
 
+def _announce_cost(ex, n_videos: int, device) -> None:
+    """Before a long CPU job: the expected time per clip of a large network, and how to go faster."""
+    spec = getattr(ex, "spec", None)
+    per_clip = getattr(spec, "seconds_per_clip_cpu", None)
+    if per_clip is None or str(device) != "cpu" or per_clip < 1.0:
+        return
+    total = per_clip * n_videos / 60
+    logging.getLogger(__name__).warning("%s on CPU: about %.0f s per clip on one core, ~%.0f min for %d clips; use --device cuda "
+                "or torchrun to shard it", spec.name, per_clip, total, n_videos)
+
+
 def extract_features(videos: VideoSet, extractor, names: Iterable[str] | None = None,
                      progress: bool = False, conversions: list | None = None
                      ) -> tuple[list[str], np.ndarray, StreamingStats]:
@@ -162,6 +174,7 @@ def features_file(videos, extractor, out_path, device: str = "cpu", batch_size: 
     vs = VideoSet.from_source(videos, "videos")
     ex = feature_extractors.build_video_extractor(extractor, device=device, batch_size=batch_size,
                                                   **({"bf16": True} if bf16 else {}))  # only when asked for
+    _announce_cost(ex, len(vs), device)
     fs = feature_set(vs, ex, progress=progress)
 
     def save():
