@@ -25,20 +25,9 @@ def rows() -> list[str]:
             cmd = dict(sweep.COMMANDS)[path]
             param = next(p for p in cmd.params if p.name == param_name)
             value = next(v for c, v, _ in sweep._cases_for(param, tmp) if c == case_id)
-            if isinstance(param, click.Option):
-                args = [*path, param.opts[0], str(value)]
-                shown = f"`{param.opts[0]} {value if str(value) else repr('')}`"
-            else:
-                before = []
-                for other in cmd.params:
-                    if other is param:
-                        break
-                    if isinstance(other, click.Argument):
-                        t = other.type
-                        before.append(tmp / ("a-folder" if isinstance(t, click.Path) and not t.file_okay
-                                             else "a-file") if isinstance(t, click.Path) else "x")
-                args = [*path, *before, str(value)]
-                shown = f"`{value if str(value) else repr('')}`"
+            args = sweep.sweep_args(path, cmd, param, value, tmp)
+            shown = " ".join(str(a) if str(a) else repr("") for a in args[len(path):])
+            shown = f"`{shown}`"
             code, o, e = sweep.invoke(args, tmp)
             lines = [ln for ln in e.splitlines() if ln.strip()]
             msg = " / ".join(lines) if lines else f"(exit {code}, nothing on stderr)"

@@ -198,26 +198,30 @@ def _materialise(tmp: Path) -> None:
     (tmp / "a-folder").mkdir()
 
 
+def sweep_args(path, cmd, param, value, tmp: Path) -> list:
+    """The command line that gives ``value`` to ``param`` alone; earlier positional arguments get
+    valid stand-ins, so the bad value lands on this one."""
+    if isinstance(param, click.Option):
+        return [*path, param.opts[0], str(value)]
+    before = []
+    for other in cmd.params:
+        if other is param:
+            break
+        if isinstance(other, click.Argument):
+            t = other.type
+            before.append(tmp / ("a-folder" if isinstance(t, click.Path) and not t.file_okay
+                                 else "a-file") if isinstance(t, click.Path) else "x")
+    return [*path, *before, str(value)]
+
+
 @pytest.mark.parametrize("path, param_name, case_id", _sweep_cases())
 def test_sweep(tmp_path, path, param_name, case_id):
     _materialise(tmp_path)
     cmd = dict(COMMANDS)[path]
     param = next(p for p in cmd.params if p.name == param_name)
     value, expect = next((v, e) for c, v, e in _cases_for(param, tmp_path) if c == case_id)
-    if isinstance(param, click.Option):
-        args = [*path, param.opts[0], str(value)]
-        names = (param.opts[0],)
-    else:  # earlier positional arguments get valid stand-ins, so the bad value lands on this one
-        before = []
-        for other in cmd.params:
-            if other is param:
-                break
-            if isinstance(other, click.Argument):
-                t = other.type
-                before.append(tmp_path / ("a-folder" if isinstance(t, click.Path) and not t.file_okay
-                                          else "a-file") if isinstance(t, click.Path) else "x")
-        args = [*path, *before, str(value)]
-        names = ()
+    args = sweep_args(path, cmd, param, value, tmp_path)
+    names = (param.opts[0],) if isinstance(param, click.Option) else ()
     code, out, err = invoke(args, tmp_path)
     line = assert_one_error_line(code, out, err, expect)
     # The line must be about this parameter, not a later complaint (e.g. a missing option).
