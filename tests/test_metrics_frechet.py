@@ -70,3 +70,22 @@ def test_streaming_stats_match_numpy_and_merge():
     np.testing.assert_allclose(sigma, np.cov(x, rowvar=False), rtol=1e-10, atol=1e-12)
     with pytest.raises(InputError, match="NaN"):
         StreamingStats(2).update(np.array([[1.0, np.nan]]))
+
+
+def test_biased_covariance_and_counts_equal_repeated_rows_with_scipy():
+    """``biased=True`` (1/N covariances, the stylegan-v and cd-fvd routes), with per-row counts as the
+    bootstrap passes them, equals scipy's sqrtm Frechet on the rows repeated by their counts."""
+    import numpy as np
+    import scipy.linalg
+
+    from vbench_i2v.metrics.frechet import frechet_from_features
+
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(9, 4)), rng.normal(0.3, 1.2, size=(7, 4))
+    cx, cy = rng.integers(0, 3, 9).astype(float), rng.integers(1, 3, 7).astype(float)
+    xr, yr = np.repeat(x, cx.astype(int), axis=0), np.repeat(y, cy.astype(int), axis=0)
+    for ddof, biased in ((0, True), (1, False)):
+        s1, s2 = np.cov(xr, rowvar=False, ddof=ddof), np.cov(yr, rowvar=False, ddof=ddof)
+        d = xr.mean(0) - yr.mean(0)
+        want = d @ d + np.trace(s1 + s2) - 2 * np.trace(scipy.linalg.sqrtm(s1 @ s2).real)
+        assert frechet_from_features(x, y, cx, cy, biased=biased) == pytest.approx(want, rel=1e-9)

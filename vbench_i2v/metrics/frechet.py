@@ -70,15 +70,16 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     return max(d, 0.0)
 
 
-def _weighted_centered(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _weighted_centered(x: np.ndarray, w: np.ndarray, biased: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
     n = float(w.sum())
     mu = w @ x / n
-    a = (x - mu) * np.sqrt(w / (n - 1))[:, None]
+    a = (x - mu) * np.sqrt(w / (n if biased else n - 1))[:, None]
     return mu, a, n
 
 
-def frechet_from_features(x1, x2, w1=None, w2=None) -> float:
+def frechet_from_features(x1, x2, w1=None, w2=None, biased: bool = False) -> float:
     """Frechet distance between two feature sets; ``w1``/``w2`` are per-row counts (bootstrap).
+    ``biased``: 1/N covariances (the stylegan-v and cd-fvd routes) instead of 1/(N-1).
 
     Works in sample space (SVD of an N1 x N2 matrix) when both sets are smaller than the feature
     dimension, in feature space otherwise; both give the same number.
@@ -90,8 +91,8 @@ def frechet_from_features(x1, x2, w1=None, w2=None) -> float:
     x1, w1, x2, w2 = x1[keep1], w1[keep1], x2[keep2], w2[keep2]
     if w1.sum() < 2 or w2.sum() < 2:
         raise InputError("need at least 2 videos on each side for FID")
-    mu1, a, _ = _weighted_centered(x1, w1)
-    mu2, b, _ = _weighted_centered(x2, w2)
+    mu1, a, _ = _weighted_centered(x1, w1, biased)
+    mu2, b, _ = _weighted_centered(x2, w2, biased)
     d = x1.shape[1]
     if max(len(a), len(b)) < d:
         diff = mu1 - mu2

@@ -91,11 +91,4 @@ def cd_fvd(real, fake) -> float:
     """Content-debiased FVD between two feature sets (VideoMAE-v2 features, 1/N covariances)."""
     x, y = _check(real, fake, "cd-fvd", 2)
     x, y = (np.asarray(np.asarray(a, np.float32), np.float64) for a in (x, y))
-
-    def to_population(a: np.ndarray) -> np.ndarray:
-        # frechet_from_features uses 1/(N-1); shrinking the deviations by sqrt((N-1)/N) keeps the
-        # mean and turns that covariance into cd-fvd's 1/N one.
-        mu = a.mean(axis=0)
-        return mu + (a - mu) * np.sqrt((len(a) - 1) / len(a))
-
-    return frechet_from_features(to_population(x), to_population(y))
+    return frechet_from_features(x, y, biased=True)

@@ -24,19 +24,7 @@ def frechet_with_interval(real, fake, ctx, key: str, biased_covariance: bool = F
                  + ("KVD" if what.startswith("FVD") else "KID"))
 
     def stat(cx, cy):
-        if not biased_covariance:
-            return frechet_from_features(real.features, fake.features, cx, cy)
-        import numpy as np
-
-        def gauss(x, w):
-            w = w / w.sum()
-            mu = w @ x
-            d = x - mu
-            return mu, (d * w[:, None]).T @ d
-
-        m1, c1 = gauss(real.features, np.asarray(cx, float))
-        m2, c2 = gauss(fake.features, np.asarray(cy, float))
-        return frechet_distance(m1, c1, m2, c2)
+        return frechet_from_features(real.features, fake.features, cx, cy, biased=biased_covariance)
 
     ci = bootstrap.two_sample_ci(stat, n_r, n_f, seed=ctx.seed, reps=ctx.set_bootstrap_reps, key=key,
                                  point=value, lower=0.0)
@@ -52,8 +40,7 @@ def kid_with_interval(real, fake, ctx, key: str) -> dict:
 
     n_r, n_f = len(real.features), len(fake.features)
     km = KernelMatrices(real.features, fake.features)
-    value = km.subset_kid(ctx.kid_subsets, ctx.kid_subset_size, rng_for(ctx.seed, f"{key}-subsets"
-                                                                         if key != "kid" else "kid-subsets"))
+    value = km.subset_kid(ctx.kid_subsets, ctx.kid_subset_size, rng_for(ctx.seed, f"{key}-subsets"))
     ci = bootstrap.two_sample_ci(km.weighted_mmd2, n_r, n_f, seed=ctx.seed, reps=ctx.bootstrap_reps, key=key,
                                  point=value)
     return {"value": value, "ci95": ci, "n": n_f, "n_real": n_r, "subsets": ctx.kid_subsets,
