@@ -312,13 +312,10 @@ def generate_stage(model, ds, refs, run_dir: Path, seed: int, batch_size: int) -
 
 def _labels_of(run_dir: Path) -> dict:
     """``{clip: label index}`` from the run's clips.csv (what each clip was conditioned on)."""
-    import csv
+    from vbench_i2v.clips_table import read_labels
 
     path = run_dir / "clips.csv"
-    if not path.exists():
-        return {}
-    with open(path, newline="") as fh:
-        return {row["clip"]: int(row["label"]) for row in csv.DictReader(fh) if row.get("label") not in (None, "")}
+    return read_labels(path, allow_unlabelled=True) if path.exists() else {}
 
 
 def score_stage(run_dir: Path, reference_dir: Path, metrics: list[str], extractor: str, seed: int,
