@@ -8,7 +8,6 @@ import click
 
 from vbench_i2v.cli.types import POSITIVE_INT, SEED, TEXT, InputDir, NonEmptyPath, OutputPath, int_range
 
-CLIP_COLUMNS = ["clip", "label", "label_name", "subject", "source", "start_frame"]
 # Clips per video: a value above a video's possible starts takes them all; far above any video is a typo.
 PER_VIDEO = int_range(1, 10_000)
 
@@ -69,13 +68,6 @@ def options_cmd(name) -> None:
     click.echo(describe(dataset_option_schema(name)))
 
 
-def write_clips_csv(path: Path, rows: list[dict]) -> None:
-    """Write ``clips.csv`` atomically (the table every clip folder carries)."""
-    from vbench_i2v.files import atomic_write_csv
-
-    atomic_write_csv(path, CLIP_COLUMNS, rows)
-
-
 @datasets_group.command("export")
 @click.argument("name", type=TEXT)
 @click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
@@ -104,6 +96,8 @@ def export_cmd(name, split, out_dir, limit, per_video, fmt, seed, data_root, opt
         if not target.exists():  # resumable: clips already written are kept
             write_video(target, ds.load_clip(ref))
         rows.append(ds.clip_row(ref))
+    from vbench_i2v.clips_table import write_clips_csv
+
     write_clips_csv(out / "clips.csv", rows)
     click.echo(f"wrote {len(rows)} clips of {name}/{split} to {out} (clips.csv lists them)")
 
