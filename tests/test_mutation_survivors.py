@@ -31,8 +31,22 @@ def test_streaming_stats_accumulate_float32_features_in_float64():
         s.update(chunk)
     mu, sigma = s.compute()
     x64 = x.astype(np.float64)
-    np.testing.assert_allclose(mu, x64.mean(0), rtol=1e-13)
-    np.testing.assert_allclose(sigma, np.cov(x64, rowvar=False), rtol=1e-9, atol=1e-9)
+    # Tolerances from the error bound of float64 summation, not from one machine's result (BLAS
+    # sums in an order that depends on the CPU's instruction set). n = 4000 rows, |x| <= ~1004,
+    # u = 1.1e-16: the column sums err by at most n*u*sum|x| = 4000 * 1.1e-16 * 4.0e6 = 1.8e-6,
+    # so mu by 4.4e-10 (4.4e-13 relative); the products' sum (sum|x_i x_j| = 4.0e9) by
+    # n*u*4.0e9 = 1.8e-3, and n*mu*mu^T by 2*n*mu*4.4e-10 = 3.5e-3: sigma errs by at most
+    # (1.8e-3 + 3.5e-3) / 3999 = 1.3e-6. Accumulating in float32 (u = 6e-8) errs by ~1e-1 or more.
+    np.testing.assert_allclose(mu, x64.mean(0), rtol=5e-13, atol=0)
+    np.testing.assert_allclose(sigma, np.cov(x64, rowvar=False), rtol=0, atol=2e-6)
+    # The test can fail: the same sums accumulated in float32 are far outside the bound.
+    s32, o32 = np.zeros(3, np.float32), np.zeros((3, 3), np.float32)
+    for chunk in np.array_split(x, 7):
+        s32 += chunk.sum(0, dtype=np.float32)
+        o32 += chunk.T @ chunk
+    mu32 = s32.astype(np.float64) / len(x)
+    sigma32 = (o32.astype(np.float64) - len(x) * np.outer(mu32, mu32)) / (len(x) - 1)
+    assert np.abs(sigma32 - np.cov(x64, rowvar=False)).max() > 1e-3
 
 
 def test_kid_kernels_of_float32_features_are_float64():
