@@ -78,6 +78,67 @@ def test_idle_cores_from_load():
     assert threads.idle_cores(cpus=16, load=3.6) == 12
 
 
+PROC_STAT = """cpu  500 0 100 900 10 0 5 0 0 0
+cpu0 100 0 50 800 5 0 0 0 0 0
+cpu1 400 0 50 100 5 0 5 0 0 0
+intr 1 2 3
+ctxt 99
+"""
+
+
+def test_cpu_times_sum_the_cpus_this_process_may_use(tmp_path):
+    path = tmp_path / "stat"
+    path.write_text(PROC_STAT)
+    # busy = user + nice + system + irq + softirq + steal; total adds idle and iowait
+    assert threads._cpu_times(str(path)) == (150 + 455, 955 + 560)
+    assert threads._cpu_times(str(path), cpus={1}) == (455, 560)
+
+
+def test_own_ticks_parse_a_process_name_with_spaces_and_brackets(tmp_path):
+    path = tmp_path / "self_stat"
+    fields = ["S", "1", "1", "1", "0", "-1", "0", "0", "0", "0", "0", "37", "5"] + ["0"] * 30
+    path.write_text("1234 (vbench (x) y) " + " ".join(fields))
+    assert threads._own_ticks(str(path)) == 42
+
+
+def test_busy_cores_from_two_samples_leave_out_this_process():
+    # 2 CPUs, a window of 50 ticks per core (100 in all): 80 busy ticks, 30 of them ours
+    assert threads.busy_cores_from_samples((0, 0, 0), (80, 100, 30), cpus=2) == pytest.approx(1.0)
+    assert threads.busy_cores_from_samples((10, 10, 5), (10, 110, 5), cpus=2) == 0.0  # idle window
+    assert threads.busy_cores_from_samples((0, 0, 0), (20, 100, 40), cpus=2) == 0.0  # never negative
+    assert threads.busy_cores_from_samples((0, 0, 0), (0, 0, 0), cpus=2) == 0.0  # no time passed
+
+
+def test_a_busy_process_next_door_is_measured_at_once():
+    """The load average would need a minute to see it; /proc/stat sees it in the window."""
+    import subprocess
+    import sys
+
+    if threads.measured_busy_cores(0.05) is None:
+        pytest.skip("no /proc/stat here")
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 20\nwhile time.time() < end: pass"])
+    try:
+        time.sleep(0.3)
+        # everything else on the machine only adds to the count, so at least the spinner's core
+        assert threads.measured_busy_cores(0.5) >= 0.6
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def test_idle_cores_use_the_measurement_not_the_load_average(monkeypatch):
+    monkeypatch.setattr(threads, "_IDLE_MEMO", {})
+    monkeypatch.setattr(threads, "measured_busy_cores", lambda seconds=0.25: 0.2)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # a quiet machine's lag
+    assert threads.idle_cores(cpus=2) == 2
+    monkeypatch.setattr(threads, "_IDLE_MEMO", {})
+    monkeypatch.setattr(threads, "measured_busy_cores", lambda seconds=0.25: 1.0)  # one busy neighbour
+    assert threads.idle_cores(cpus=2) == 1
+    monkeypatch.setattr(threads, "_IDLE_MEMO", {})
+    monkeypatch.setattr(threads, "measured_busy_cores", lambda seconds=0.25: None)  # no /proc
+    assert threads.idle_cores(cpus=2) == 1  # falls back to the load average
+
+
 def test_compute_threads_policy(monkeypatch):
     monkeypatch.delenv("VBENCH_THREADS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
