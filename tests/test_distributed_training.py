@@ -32,9 +32,10 @@ HERE = Path(__file__).parent
 WIDTH = "0.0625"
 # (weights, optimiser states, losses) sha256 of the 2-process run, by the dispatch that made them
 # (tests/cpu_dispatch.py); elsewhere the same-machine checks below stand alone.
-TWO_PROCESS_PIN = {AVX2: ("21d1928c7c503efd44b7e053737e4c2dfea931a48478a35cf210ffc473258cce",
-                          "2fa45e7a3aba355fb1115679725d5e6b225d5661a4ed25ef8b9d2ed9e52cb02b",
-                          "4a1518344749ecbb815e82d372c1c28b2876f8dc088773e0ffa05fd9e26c08c9")}
+# (Recomputed when imaginator's released preset took the released code's init and update order.)
+TWO_PROCESS_PIN = {AVX2: ("484905e30d9043e1ceab692eb0cf5a5fc9d7f105f9de5165bdc793451b01330c",
+                          "71e488bafcf87b5dfb42fcc67730cca2a716ad1291575b9ca3254b808a8c74bb",
+                          "c9c615240fbb28e74b56f3928bca4d961cd80df8b3af68f907bcd2b1476ecbc3")}
 
 
 # --- the data split, in process ----------------------------------------------------------------

@@ -139,10 +139,53 @@ def test_wrong_labels_always_differ_and_cover_the_others():
         assert set(wrong[labels == k].tolist()) == set(range(5)) - {k}
 
 
-def test_init_follows_released_code():
-    torch.manual_seed(0)
-    g = M.build_networks(6, 0.25).G
-    w = g.blocks[0].temporal[0].weight
-    bn = g.blocks[0].temporal[1].weight
-    assert abs(w.std().item() - 0.02) < 0.002 and abs(w.mean().item()) < 0.002
-    assert abs(bn.mean().item() - 1.0) < 0.01 and g.blocks[0].temporal[0].bias.abs().max() == 0
+def test_init_of_each_preset():
+    """paper: every conv N(0, 0.02). released: the transposed convs keep PyTorch's default init,
+    kaiming_uniform(a=sqrt(5)) = U(-b, b) with b = 1/sqrt(fan_in), fan_in = weight.size(1) * kernel
+    volume for a transposed conv (std b/sqrt(3)); the encoder's convs and every BatchNorm follow
+    N(0, 0.02) / N(1, 0.02) in both. Sampling tolerances: thousands of weights per tensor, so the
+    std is within a few percent."""
+    import math
+
+    for preset in ("paper", "released"):
+        cfg = Imaginator.make_config(preset, width=0.25)
+        torch.manual_seed(0)
+        g = M.build_networks(6, 0.25, transposed_init=cfg.transposed_init).G
+        convt = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose3d)]
+        assert len(convt) >= 8
+        for m in convt:
+            w = m.weight.detach()
+            if preset == "paper":
+                assert abs(w.std().item() - 0.02) < 0.002 and abs(w.mean().item()) < 0.002
+                assert m.bias is None or m.bias.abs().max() == 0
+            else:
+                bound = 1 / math.sqrt(w.shape[1] * math.prod(w.shape[2:]))
+                assert w.abs().max().item() <= bound
+                assert abs(w.std().item() - bound / math.sqrt(3)) < 0.1 * bound / math.sqrt(3), (w.shape, bound)
+        bn = g.blocks[0].temporal[1].weight
+        assert abs(bn.mean().item() - 1.0) < 0.01 and abs(bn.std().item() - 0.02) < 0.01
+        enc = [m.weight for m in g.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert enc and all(abs(w.std().item() - 0.02) < 0.004 for w in enc if w.numel() > 500)
+
+
+def test_update_order_of_each_preset():
+    """paper (Algorithm 1): D's update, then G's against the updated D. released: G's update
+    against the current D first, then D's on the same (detached) fake clips. Recorded by hooks on
+    D_V's forward and on the optimisers' steps."""
+    from vbench_i2v.generators.base import StepState
+
+    video = torch.rand(2, 3, 32, 64, 64) * 2 - 1
+    for preset, expected in [("paper", ["D_V", "D_V", "D_V", "step D", "D_V", "step G"]),
+                             ("released", ["D_V", "step G", "D_V", "D_V", "step D"])]:
+        torch.manual_seed(0)
+        model = Imaginator(Imaginator.make_config(preset, width=TINY), num_classes=3)
+        optimizers = model.configure_optimizers()
+        events = []
+        model.nets["D_V"].register_forward_hook(lambda *a: events.append("D_V"))
+        for name, opt in optimizers.items():
+            opt.register_step_post_hook(lambda *a, name=name: events.append(f"step {name}"))
+        d_before = {k: v.clone() for k, v in model.nets["D_V"].state_dict().items()}
+        model.train_step(Batch(video, torch.tensor([0, 1])), StepState(model.nets, optimizers))
+        # paper's D_V also sees the real clips with wrong labels (3 forwards before D's step)
+        assert events == expected, (preset, events)
+        assert any(not torch.equal(d_before[k], v) for k, v in model.nets["D_V"].state_dict().items())

@@ -42,15 +42,22 @@ class ImaginatorConfig(GeneratorConfig):
     label_scale: float = field(default=1.0, metadata={"min": 0.0})
     # weight of G's adversarial terms (1.0 = published; 0 = L1 regression only, D not trained)
     adv_weight: float = field(default=1.0, metadata={"min": 0.0})
+    # init of the decoder's transposed convs: "normal" = N(0, 0.02) like every other conv (the
+    # paper's rule); "default" = PyTorch's default init, what the released code does (its init loop
+    # misses ConvTranspose3d). The field default is what checkpoints saved before it existed used.
+    transposed_init: str = field(default="normal", metadata={"choices": ("normal", "default")})
+    # order of the two updates within a step: "d-first" (Algorithm 1) or "g-first" (the released
+    # trainer: G steps against the current D, then D steps on the same, detached, fake clips)
+    update_order: str = field(default="d-first", metadata={"choices": ("d-first", "g-first")})
 
 
 PRESETS = {
     # Algorithm 1 of the paper.
     "paper": {"wrong_label": True, "lr_g": 2e-4, "lr_d": 5e-5, "beta1": 0.5, "beta2": 0.999,
-              "l1_weight": 1e-3, "l1_mean": False},
+              "l1_weight": 1e-3, "l1_mean": False, "transposed_init": "normal", "update_order": "d-first"},
     # wyhsirius/ImaGINator as released.
     "released": {"wrong_label": False, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
-                 "l1_weight": 100.0, "l1_mean": True},
+                 "l1_weight": 100.0, "l1_mean": True, "transposed_init": "default", "update_order": "g-first"},
 }
 
 
@@ -70,7 +77,7 @@ class Imaginator(GeneratorBackend):
         if c.d_video not in ("projection", "aux-classifier"):
             raise InputError(f"imaginator: d_video must be projection or aux-classifier, got {c.d_video!r}")
         nets = M.build_networks(num_classes, c.width, c.dim_z, c.dim_a, c.conv, c.fusion, c.noise,
-                                c.d_image, c.d_video, label_scale=c.label_scale)
+                                c.d_image, c.d_video, label_scale=c.label_scale, transposed_init=c.transposed_init)
         self.nets["G"], self.nets["D_V"] = nets.G, nets.D_V
         if nets.D_I is not None:
             self.nets["D_I"] = nets.D_I

@@ -220,10 +220,17 @@ class ImageDiscriminator(nn.Module):
         return self.last(x).flatten()
 
 
-def init_weights(module: nn.Module) -> None:
-    """Released-code init: convs N(0, 0.02) (bias 0); BatchNorm weight N(1, 0.02), bias 0."""
+def init_weights(module: nn.Module, transposed_init: str = "normal") -> None:
+    """Convs N(0, 0.02) (bias 0); BatchNorm weight N(1, 0.02), bias 0 (DCGAN's rule, the paper's).
+
+    ``transposed_init="default"`` leaves every ``ConvTranspose3d`` at PyTorch's default init, as the
+    released code does: its init loop tests ``isinstance(m, nn.Conv3d)``, which is False for a
+    transposed conv, so only the decoder's BatchNorms get the N(1, 0.02) rule there."""
+    if transposed_init not in ("normal", "default"):
+        raise ValueError(f"transposed_init must be normal or default, got {transposed_init!r}")
+    kinds = (nn.Conv2d, nn.Conv3d) + ((nn.ConvTranspose3d,) if transposed_init == "normal" else ())
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose3d)):
+        if isinstance(m, kinds):
             weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
             nn.init.normal_(weight, 0.0, 0.02)
             if m.bias is not None:
@@ -244,7 +251,8 @@ class Networks:
 
 def build_networks(num_classes: int, width: float = 1.0, dim_z: int = 512, dim_a: int = 100, conv: str = "1+2d",
                    fusion: bool = True, noise: bool = True, d_image: bool = True,
-                   d_video: str = "projection", label_scale: float = 1.0) -> Networks:
+                   d_video: str = "projection", label_scale: float = 1.0,
+                   transposed_init: str = "normal") -> Networks:
     nets = Networks(
         G=Generator(num_classes, width, dim_z, dim_a, conv, fusion, noise, label_scale=label_scale),
         D_V=VideoDiscriminator(num_classes, width, aux_classifier=d_video == "aux-classifier"),
@@ -252,5 +260,5 @@ def build_networks(num_classes: int, width: float = 1.0, dim_z: int = 512, dim_a
     )
     for net in (nets.G, nets.D_V, nets.D_I):
         if net is not None and not any(p.is_meta for p in net.parameters()):
-            init_weights(net)
+            init_weights(net, transposed_init)
     return nets

@@ -1,4 +1,4 @@
-"""One ImaGINator training step: D_V (+ D_I) update, then G update.
+"""One ImaGINator training step: D_V (+ D_I) update and G update, in the config's ``update_order``.
 
 Losses are BCE-with-logits. The ``paper`` preset follows Algorithm 1: D_V also sees real clips
 with a wrong label as negatives, ``0.5 * [BCE(real, wrong label -> 0) + BCE(fake -> 0)]``; the
@@ -54,39 +54,51 @@ def train_step(model, batch, state) -> dict[str, float]:
     if cfg.adv_weight == 0:
         return l1_only_step(cfg, opt, fake, real)
 
-    # --- discriminators -------------------------------------------------------------------
-    opt["D"].zero_grad(set_to_none=True)
-    with state.autocast():
-        real_logit, real_cls = video_logits(d_v, real, labels, aux)
-        fake_logit, _ = video_logits(d_v, fake.detach(), labels, aux)
-        loss_dv_real, loss_dv_fake = bce(real_logit, True), bce(fake_logit, False)
-        if cfg.wrong_label and model.num_classes > 1 and not aux:
-            wrong_logit, _ = video_logits(d_v, real, wrong_labels(labels, model.num_classes), aux)
-            loss_dv_fake = 0.5 * (bce(wrong_logit, False) + loss_dv_fake)
-        loss_d = loss_dv_real + loss_dv_fake
-        if aux:
-            loss_d = loss_d + F.cross_entropy(real_cls.float(), labels)
-        if d_i is not None:
-            loss_di = bce(d_i(random_frames(real, frame_idx)), True) + \
-                bce(d_i(random_frames(fake.detach(), frame_idx)), False)
-            loss_d = loss_d + loss_di
-    loss_d.backward()
-    opt["D"].step()
+    def update_d():
+        opt["D"].zero_grad(set_to_none=True)
+        with state.autocast():
+            real_logit, real_cls = video_logits(d_v, real, labels, aux)
+            fake_logit, _ = video_logits(d_v, fake.detach(), labels, aux)
+            loss_dv_real, loss_dv_fake = bce(real_logit, True), bce(fake_logit, False)
+            if cfg.wrong_label and model.num_classes > 1 and not aux:
+                wrong_logit, _ = video_logits(d_v, real, wrong_labels(labels, model.num_classes), aux)
+                loss_dv_fake = 0.5 * (bce(wrong_logit, False) + loss_dv_fake)
+            loss_d = loss_dv_real + loss_dv_fake
+            if aux:
+                loss_d = loss_d + F.cross_entropy(real_cls.float(), labels)
+            if d_i is not None:
+                loss_di = bce(d_i(random_frames(real, frame_idx)), True) + \
+                    bce(d_i(random_frames(fake.detach(), frame_idx)), False)
+                loss_d = loss_d + loss_di
+        loss_d.backward()
+        opt["D"].step()
+        return loss_d, real_logit
 
-    # --- generator ------------------------------------------------------------------------
-    opt["G"].zero_grad(set_to_none=True)
-    with state.autocast():
-        fake_logit, fake_cls = video_logits(d_v, fake, labels, aux)
-        loss_adv = bce(fake_logit, True)
-        if aux:
-            loss_adv = loss_adv + F.cross_entropy(fake_cls.float(), labels)
-        if d_i is not None:
-            loss_adv = loss_adv + bce(d_i(random_frames(fake, frame_idx)), True)
-        diff = (fake.float() - real.float()).abs()
-        l1 = diff.mean() if cfg.l1_mean else diff.flatten(1).sum(1).mean()
-        loss_g = cfg.adv_weight * loss_adv + cfg.l1_weight * l1
-    loss_g.backward()
-    opt["G"].step()
+    def update_g():
+        opt["G"].zero_grad(set_to_none=True)
+        with state.autocast():
+            fake_logit, fake_cls = video_logits(d_v, fake, labels, aux)
+            loss_adv = bce(fake_logit, True)
+            if aux:
+                loss_adv = loss_adv + F.cross_entropy(fake_cls.float(), labels)
+            if d_i is not None:
+                loss_adv = loss_adv + bce(d_i(random_frames(fake, frame_idx)), True)
+            diff = (fake.float() - real.float()).abs()
+            l1 = diff.mean() if cfg.l1_mean else diff.flatten(1).sum(1).mean()
+            loss_g = cfg.adv_weight * loss_adv + cfg.l1_weight * l1
+        loss_g.backward()
+        opt["G"].step()
+        return loss_g, loss_adv, diff, fake_logit
+
+    # "d-first" (Algorithm 1): D steps on the fake clips, then G against the updated D.
+    # "g-first" (the released trainer): G steps against the current D, then D steps on the same
+    # fake clips (generated before G's step, detached).
+    if cfg.update_order == "g-first":
+        loss_g, loss_adv, diff, fake_logit = update_g()
+        loss_d, real_logit = update_d()
+    else:
+        loss_d, real_logit = update_d()
+        loss_g, loss_adv, diff, fake_logit = update_g()
 
     out = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_g_adv": loss_adv.item(),
            "l1": diff.mean().item(), "d_real": torch.sigmoid(real_logit.float()).mean().item(),
