@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from vbench_i2v.generators import training
+from vbench_i2v.generators import train_data, training
 from vbench_i2v.generators.base import Batch
 from vbench_i2v.generators.imaginator import Imaginator
 
@@ -70,13 +70,14 @@ def time_loading(args) -> None:
     from vbench_i2v.datasets import get_dataset
 
     ds = get_dataset("synthetic", seed=0)
-    data = training.TrainWindows(ds, args.batch_size, seed=0)
+    data = train_data.TrainWindows(ds, args.batch_size, seed=0)
     n = args.load_batches
     for workers in (0, 2):
         data._cache.clear()  # decode from scratch (the first epoch's cost; later epochs hit the cache)
         data._cached = 0
         t0 = time.perf_counter()
-        for _ in training._step_batches(data, training.Progress(), n, 0, 1, workers, pin=torch.cuda.is_available()):
+        for _ in train_data.step_batches(data, train_data.Progress(), n, 0, 1, workers,
+                                         pin=torch.cuda.is_available()):
             pass
         dt = time.perf_counter() - t0
         print(f"  data: {n} batches of {args.batch_size} synthetic clips (first epoch, decoding), "

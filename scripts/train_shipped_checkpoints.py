@@ -28,9 +28,11 @@ import torch
 
 from vbench_i2v import logs, tensors
 from vbench_i2v.datasets import get_dataset
+from vbench_i2v.devices import setup_device
+from vbench_i2v.files import atomic_write_json
 from vbench_i2v.generators import training
-from vbench_i2v.generators.base import write_json_atomic
 from vbench_i2v.generators.registry import get_generator, load_checkpoint
+from vbench_i2v.generators.train_checkpoint import STATE_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIP_FILES = ["model.safetensors", "config.json", "losses.csv", "eval.json", "label_grid.png", "label_grid.gif"]
@@ -104,6 +106,10 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--device", default="cpu",
+                    help="auto, cpu or cuda[:N] (default cpu: the shipped checkpoints were trained there)")
+    ap.add_argument("--deterministic", action="store_true",
+                    help="on CUDA: deterministic cuDNN/cuBLAS kernels (slower; as vbench train --deterministic)")
     ap.add_argument("--work", default=None, help="training folder (default: runs/ship-<backend>)")
     ap.add_argument("--out", default=None, help="default: generators/checkpoints/<backend>-synthetic")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
@@ -111,33 +117,34 @@ def main(argv=None) -> int:
     logs.setup()  # the trainer's messages (model, fast paths, checkpoints) on stderr
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = setup_device(args.device, deterministic=args.deterministic)
 
     cls = get_generator(args.backend)
     dataset = get_dataset("synthetic", seed=args.seed)
     work = Path(args.work or ROOT / "runs" / f"ship-{args.backend}")
     out = Path(args.out or ROOT / "generators" / "checkpoints" / f"{args.backend}-synthetic")
-    resume = (work / training.STATE_FILE).exists()
+    resume = (work / STATE_FILE).exists()
     if resume:
-        model = load_checkpoint(work)
+        model = load_checkpoint(work, device=device)
     else:
         cfg = cls.make_config(args.preset, args.width, {"batch_size": args.batch_size, **cls.parse_overrides(args.overrides)})
         torch.manual_seed(args.seed)
-        model = cls(cfg, dataset.num_classes, dataset.labels, dataset.name)
+        model = cls(cfg, dataset.num_classes, dataset.labels, dataset.name, device=device)
     t0 = time.time()
     options = training.TrainOptions(steps=args.steps, seed=args.seed, resume=resume, max_seconds=args.minutes * 60,
                                     sample_every=250, checkpoint_every=250)
     training.Trainer(model, dataset, work, options).fit()
     wall = time.time() - t0
-    model = load_checkpoint(work)
+    model = load_checkpoint(work, device=device)
     meta = json.loads((work / "config.json").read_text())
     result = {
         "backend": args.backend, "dataset": "synthetic", "width": model.config.width,
         "steps": meta["step"], "batch_size": model.config.batch_size, "train_minutes": round(wall / 60, 2),
-        "torch_threads": torch.get_num_threads(), "command": " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
+        "torch_threads": torch.get_num_threads(), "device": str(device), "command": " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
         **evaluate(model, dataset, seed=args.seed),
     }
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(work / "eval.json", result)
+    atomic_write_json(work / "eval.json", result)
     label_grid(model, dataset, work / "label_grid", seed=args.seed)
     for name in SHIP_FILES:
         shutil.copyfile(work / name, out / name)

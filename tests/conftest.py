@@ -1,9 +1,33 @@
-"""Shared fixtures: an isolated cache/data home per test session, and small test videos."""
+"""Shared fixtures: an isolated cache/data home per test session, small test videos, and the CPU pin.
+
+The suite runs on the CPU wherever it runs: ``--device auto`` (and everything that defaults to it)
+resolves to cpu here because ``VBENCH_AUTO_DEVICE=cpu`` is set for this process and every process it
+starts, so ``pytest`` on a GPU host passes the same tests. A test that needs a GPU says so with
+``@pytest.mark.cuda`` and names its device itself (``"cuda"``); without CUDA it is skipped.
+``pytest -m cuda`` runs those alone (the GPU check script does).
+"""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+
+# Set at import, before any fixture (module-scoped ones included) resolves a device.
+os.environ["VBENCH_AUTO_DEVICE"] = "cpu"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped without one; `pytest -m cuda` runs them)")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("cuda") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA device")
 
 
 @pytest.fixture(autouse=True)

@@ -57,9 +57,10 @@ def test_train_then_resume_continues_the_step_count(trained):
 
 def test_option_types_refuse_at_parse_time(tmp_path):
     base = ["train", "--generator", "imaginator", "--dataset", "tiny-test", "--out", tmp_path / "r"]
-    for extra, words in ((["--workers", "-1"], "not auto or in the range 0<=x<=64"),
-                         (["--workers", "65"], "not auto or in the range 0<=x<=64"),
-                         (["--workers", "two"], "is not auto or a whole number"),
+    for extra, words in ((["--workers", "-1"], "--workers must be auto or a number between 0 and 64, got '-1'"),
+                         (["--workers", "65"], "--workers must be auto or a number between 0 and 64, got '65'"),
+                         (["--workers", "two"], "--workers must be auto or a whole number, got 'two'"),
+                         (["--compile", "auto"], "--compile must be true/false"),
                          (["--width", "9"], "0<x<=8"), (["--steps", str(10**9 + 1)], "1<=x<=1000000000"),
                          (["--steps", "3", "--epochs", "1"], "give --steps or --epochs, not both")):
         res = run(*base, *extra)
@@ -117,3 +118,24 @@ def test_generators_list_shows_published_counts():
     assert "G 75,436,291" in res.output and "D_V 11,097,025" in res.output  # 7 classes at width 1
     res = run("generators", "list", "--num-classes", 6)
     assert "G 75,406,451" in res.output and "D_V 11,088,833" in res.output and "D_I 2,764,737" in res.output
+
+
+def test_train_passes_numerics_flags_and_refuses_tf32_on_the_cpu(tmp_path, monkeypatch):
+    from vbench_i2v.generators import training
+
+    seen = []
+
+    class Capture(training.Trainer):
+        def fit(self):
+            seen.append(self.options)
+            return self.out
+
+    monkeypatch.setattr(training, "Trainer", Capture)
+    base = ["train", "--generator", "imaginator", "--dataset", "tiny-test", "--width", 1 / 16, "--steps", 1,
+            "--out", tmp_path / "r", "--device", "cpu"]
+    assert run(*base).exit_code == 0
+    assert run(*base[:-4], "--out", tmp_path / "s", "--deterministic", "--compile", "on").exit_code == 0
+    assert [(o.deterministic, o.tf32, o.compile) for o in seen] == [(False, False, "off"), (True, False, "on")]
+    res = run(*base[:-4], "--out", tmp_path / "t", "--device", "cpu", "--tf32")
+    assert res.exit_code == 2 and res.output.strip().splitlines() == [
+        "Error: --tf32: device 'cpu' is not a CUDA device (TF32 is a CUDA matmul and convolution mode)"]

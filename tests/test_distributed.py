@@ -122,7 +122,9 @@ def test_local_device_maps_cuda_to_local_rank_under_torchrun(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("LOCAL_RANK", "3")
     assert distributed.local_device("cuda") == "cuda:3"
-    assert distributed.local_device("cuda:1") == "cuda:1"  # an explicit index is kept
+    assert distributed.local_device("cuda:3") == "cuda:3"  # its own index is fine
+    with pytest.raises(InputError, match="under torchrun each process uses the GPU of its LOCAL_RANK"):
+        distributed.local_device("cuda:1")  # kept for every rank it would put all of them on one GPU
     assert distributed.local_device("cpu") == "cpu"
     assert distributed.backend_for("cuda:3") == "nccl" and distributed.backend_for("cpu") == "gloo"
 

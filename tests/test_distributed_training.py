@@ -23,7 +23,7 @@ import torch
 
 from generator_fakes import TinyDataset, one_torch_thread  # noqa: F401
 from vbench_i2v.errors import InputError
-from vbench_i2v.generators import training
+from vbench_i2v.generators import train_data, training
 from vbench_i2v.generators.registry import get_generator, load_checkpoint
 from cpu_dispatch import dispatch_key
 from test_trainer import AVX2, loss_hash, optimizer_hash, state_hash
@@ -42,29 +42,29 @@ TWO_PROCESS_PIN = {AVX2: ("484905e30d9043e1ceab692eb0cf5a5fc9d7f105f9de5165bdc79
 
 def test_one_process_positions_are_the_old_epoch_and_batch_sequence():
     n, b = 10, 3  # 3 full batches per epoch, 1 video dropped
-    prog, seen = training.Progress(), []
+    prog, seen = train_data.Progress(), []
     for _ in range(8):
         seen.append((prog.epoch, prog.sample_in_epoch))
-        prog.epoch, prog.sample_in_epoch = training._global_position(prog, b, n, 1)
+        prog.epoch, prog.sample_in_epoch = train_data.global_position(prog, b, n, 1)
     assert seen == [(0, 0), (0, 3), (0, 6), (1, 0), (1, 3), (1, 6), (2, 0), (2, 3)]
-    assert [training._global_position(training.Progress(), b, n, i) for i in range(8)] == seen
+    assert [train_data.global_position(train_data.Progress(), b, n, i) for i in range(8)] == seen
     # Fewer videos than a batch (one process): one short batch per epoch, as before.
-    assert [training._global_position(training.Progress(), 4, 3, i) for i in range(3)] == [(0, 0), (1, 0), (2, 0)]
+    assert [train_data.global_position(train_data.Progress(), 4, 3, i) for i in range(3)] == [(0, 0), (1, 0), (2, 0)]
 
 
 def test_resumed_position_that_no_longer_fits_starts_the_next_epoch():
     # Saved by 1 process after 4 batches of 2 (position 8 of 10); 2 processes need 4 positions.
-    prog = training.Progress(step=4, epoch=0, sample_in_epoch=8)
-    assert training._global_position(prog, 2, 10, 0) == (0, 8)
-    assert training._global_position(prog, 4, 10, 0) == (1, 0)
-    assert [training._global_position(prog, 4, 10, i) for i in range(4)] == [(1, 0), (1, 4), (2, 0), (2, 4)]
+    prog = train_data.Progress(step=4, epoch=0, sample_in_epoch=8)
+    assert train_data.global_position(prog, 2, 10, 0) == (0, 8)
+    assert train_data.global_position(prog, 4, 10, 0) == (1, 0)
+    assert [train_data.global_position(prog, 4, 10, i) for i in range(4)] == [(1, 0), (1, 4), (2, 0), (2, 4)]
 
 
 def test_ranks_split_each_global_batch_like_one_bigger_batch():
     ds = TinyDataset()  # 10 training videos
-    data = training.TrainWindows(ds, batch_size=2, seed=5)
-    big = training.TrainWindows(ds, batch_size=4, seed=5)
-    ranks = [training._StepBatches(data, training.Progress(), steps=5, rank=r, world=2) for r in (0, 1)]
+    data = train_data.TrainWindows(ds, batch_size=2, seed=5)
+    big = train_data.TrainWindows(ds, batch_size=4, seed=5)
+    ranks = [train_data.StepBatches(data, train_data.Progress(), steps=5, rank=r, world=2) for r in (0, 1)]
     for step in range(5):  # 2 global batches per epoch: steps 2-4 run into epochs 1 and 2
         parts = [r[step] for r in ranks]
         (e0, p0, c0, l0), (e1, p1, c1, l1) = parts
@@ -75,10 +75,14 @@ def test_ranks_split_each_global_batch_like_one_bigger_batch():
 
 
 def test_workers_switch():
-    assert training._workers("auto", cuda=False) == 0 and training._workers("auto", cuda=True) == 2
-    assert training._workers("3", cuda=False) == 3
+    def workers(value, device):
+        options = training.TrainOptions(workers=value, amp="off")
+        return training.FastPaths.resolve(options, torch.device(device), multi=False).workers
+
+    assert workers("auto", "cpu") == 0 and workers("auto", "cuda") == 2
+    assert workers("3", "cpu") == 3
     with pytest.raises(InputError, match="workers must be auto or a number"):
-        training._workers("-1", cuda=False)
+        training.TrainOptions(workers="-1")
 
 
 def test_worker_processes_give_the_same_training(tmp_path):

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from vbench_i2v.datasets import (DATASETS, DatasetOptionError, dataset_names, dataset_option_schema, get_dataset,
                                  parse_dataset_options)
 from vbench_i2v.errors import DatasetError, InputError
-from vbench_i2v.options import Option, OptionError, Schema, parse_bool, parse_options, parse_switch
+from vbench_i2v.options import (MAX_WORKERS, Option, OptionError, Schema, parse_bool, parse_options, parse_switch,
+                                parse_workers, switch_on)
 
 BUILT_IN = ["folder", "mug", "natops", "synthetic", "uva-nemo", "weizmann"]
 
@@ -96,6 +97,35 @@ def test_switches():
         parse_switch("maybe", "--amp")
     with pytest.raises(OptionError):
         parse_switch("auto", "--x", allow_auto=False)
+
+
+def test_switch_on_resolves_auto_to_the_given_default():
+    assert [switch_on(v, True, "amp") for v in ("auto", "off", "No", False)] == [True, False, False, False]
+    assert [switch_on(v, False, "amp") for v in ("AUTO", "on", "yes", True)] == [False, True, True, True]
+    with pytest.raises(OptionError, match="compile must be true/false"):
+        switch_on("auto", False, "compile", allow_auto=False)
+
+
+def test_workers_parse_once_for_the_api_and_the_cli():
+    assert [parse_workers(v) for v in ("auto", " AUTO ", None, "0", "3", 5, str(MAX_WORKERS))] == \
+        ["auto", "auto", "auto", 0, 3, 5, MAX_WORKERS]
+    for bad, words in (("-1", "between 0 and 64, got '-1'"), (65, "between 0 and 64, got 65"),
+                       ("two", "a whole number, got 'two'"), ("1.5", "a whole number"), (True, "a whole number"),
+                       (2.0, "a whole number")):
+        with pytest.raises(OptionError, match="workers must be auto or a "):
+            parse_workers(bad)
+        with pytest.raises(OptionError, match=re.escape(words)):
+            parse_workers(bad)
+
+
+def test_train_options_store_the_parsed_switches():
+    from vbench_i2v.generators.training import TrainOptions
+
+    opts = TrainOptions(amp="ON", channels_last=False, sync_bn="yes", compile=True, workers=" 4")
+    assert (opts.amp, opts.channels_last, opts.sync_bn, opts.compile, opts.workers) == ("on", "off", "on", "on", 4)
+    assert (TrainOptions().compile, TrainOptions().amp, TrainOptions().workers) == ("off", "auto", "auto")
+    with pytest.raises(InputError, match="deterministic must be True, False or None"):
+        TrainOptions(deterministic="yes")
 
 
 # --- datasets -----------------------------------------------------------------------------------

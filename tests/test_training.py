@@ -11,7 +11,7 @@ import torch
 from generator_fakes import TinyDataset, TinyUnlabelled, one_torch_thread, tiny_video  # noqa: F401
 from vbench_i2v import protocol
 from vbench_i2v.errors import InputError
-from vbench_i2v.generators import training
+from vbench_i2v.generators import train_checkpoint, train_data, training
 from vbench_i2v.generators.registry import get_generator, load_checkpoint
 
 TINY = 1 / 16
@@ -31,10 +31,10 @@ def rows(path):
 
 def test_train_windows_are_seeded_random_clips_of_train_videos():
     ds = TinyDataset()
-    data = training.TrainWindows(ds, batch_size=2, seed=3)
+    data = train_data.TrainWindows(ds, batch_size=2, seed=3)
     assert len(data.records) == 10 and data.batches_per_epoch == 5
     clips, labels = data.batch(epoch=1, index=2)
-    again, labels2 = training.TrainWindows(ds, batch_size=2, seed=3).batch(1, 2)
+    again, labels2 = train_data.TrainWindows(ds, batch_size=2, seed=3).batch(1, 2)
     assert np.array_equal(clips, again) and labels == labels2
     assert clips.shape == (2, 32, 64, 64, 3) and clips.dtype == np.uint8
     # Each sample is take_clip(video, start) for some start in 0..8 of the right video.
@@ -97,7 +97,7 @@ def test_resume_continues_exactly(tmp_path):
     la, lb = rows(tmp_path / "a" / "losses.csv"), rows(tmp_path / "b" / "losses.csv")
     assert [int(r["step"]) for r in lb] == [1, 2, 3, 4]
     assert [(r["loss_d"], r["loss_g"]) for r in la] == [(r["loss_d"], r["loss_g"]) for r in lb]
-    state = torch.load(tmp_path / "b" / training.STATE_FILE, weights_only=True)
+    state = torch.load(tmp_path / "b" / train_checkpoint.STATE_FILE, weights_only=True)
     assert state["step"] == 4 and state["epoch"] == 0 and state["batch_in_epoch"] == 4
 
 
@@ -114,7 +114,7 @@ def test_training_refuses_to_overwrite_or_resume_the_wrong_thing(tmp_path):
     other = make_model(ds)
     other.name = "other"  # a different backend pointed at this run
     with pytest.raises(InputError, match="checkpoint is for generator 'imaginator', not 'other'"):
-        training.load_training_state(other, other.configure_optimizers(), tmp_path)
+        train_checkpoint.load_training_state(other, other.configure_optimizers(), tmp_path)
 
 
 def test_unlabelled_dataset_and_time_budget(tmp_path):
@@ -127,9 +127,9 @@ def test_unlabelled_dataset_and_time_budget(tmp_path):
 
 
 def test_rng_state_round_trips():
-    training.seed_everything(5)
-    state = training.rng_state()
+    train_checkpoint.seed_everything(5)
+    state = train_checkpoint.rng_state()
     a = (torch.rand(3), np.random.rand(3), __import__("random").random())
-    training.set_rng_state(state)
+    train_checkpoint.set_rng_state(state)
     b = (torch.rand(3), np.random.rand(3), __import__("random").random())
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
-from vbench_i2v.errors import VBenchError
+from vbench_i2v.errors import InputError, VBenchError
 
 T = TypeVar("T")
 
@@ -55,16 +55,24 @@ def backend_for(device) -> str:
 
 
 def local_device(device):
-    """Under torchrun, a bare ``cuda`` (or ``auto`` with CUDA present) means this node's GPU ``LOCAL_RANK``."""
+    """Under torchrun, a bare ``cuda`` (or ``auto`` meaning cuda) is this node's GPU ``LOCAL_RANK``.
+
+    An explicit ``cuda:N`` other than ``cuda:LOCAL_RANK`` is refused there: kept for every process it
+    would put all of them on one GPU.
+    """
     if not launched():
         return device
-    text = str(device)
+    text = str(device).strip()
     if text == "auto":
-        import torch
+        from vbench_i2v.devices import auto_device_type
 
-        text = "cuda" if torch.cuda.is_available() else "cpu"
+        text = auto_device_type()
+    local = int(os.environ.get("LOCAL_RANK", "0"))
     if text == "cuda":
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        return f"cuda:{local}"
+    if text.startswith("cuda:") and text != f"cuda:{local}":
+        raise InputError(f"device {text!r}: under torchrun each process uses the GPU of its LOCAL_RANK "
+                         f"(this one: cuda:{local}); pass --device cuda (or auto)")
     return device if not isinstance(device, str) else text
 
 
@@ -230,7 +238,7 @@ def on_main(fn: Callable[[], T], share: bool = False) -> T | None:
     return box[0]
 
 
-# --- helpers for distributed training (generators/training.py) -------------------------------
+# --- helpers for distributed training (generators/training.py, generators/train_ddp.py) -----------
 
 def main_only() -> bool:
     """True while :func:`on_main` runs a function on rank 0 alone (the other ranks wait in a collective).

@@ -327,3 +327,43 @@ def switch_type(allow_auto: bool = True):
                 self.fail(str(exc), param, ctx)
 
     return Switch()
+
+
+def switch_on(value, auto: bool, what: str, allow_auto: bool = True) -> bool:
+    """A switch (:func:`parse_switch`) resolved to a bool: ``auto`` becomes ``auto``'s value."""
+    word = parse_switch(value, what, allow_auto)
+    return auto if word == "auto" else word == "on"
+
+
+# --- worker counts ----------------------------------------------------------------------
+MAX_WORKERS = 64  # DataLoader processes; far beyond any machine this project trains on
+
+
+def parse_workers(value, what: str = "workers") -> str | int:
+    """``auto`` or a whole number of worker processes in ``0..MAX_WORKERS`` -> ``"auto"`` or the int."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return "auto"
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, bool) or not (isinstance(text, int) or (isinstance(text, str) and _INT.match(text))):
+        raise OptionError(f"{what} must be auto or a whole number, got {value!r}")
+    n = int(text)
+    if not 0 <= n <= MAX_WORKERS:
+        raise OptionError(f"{what} must be auto or a number between 0 and {MAX_WORKERS}, got {value!r}")
+    return n
+
+
+def workers_type():
+    """A click parameter type for :func:`parse_workers` (``auto|N``)."""
+    import click
+
+    class Workers(click.ParamType):
+        name = "auto|N"
+
+        def convert(self, value, param, ctx):
+            what = param.opts[0] if param is not None and param.opts else "workers"
+            try:
+                return parse_workers(value, what)
+            except OptionError as exc:
+                self.fail(str(exc), param, ctx)
+
+    return Workers()

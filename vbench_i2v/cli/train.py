@@ -17,9 +17,10 @@ from vbench_i2v.cli.types import (device_option,
     BATCH_SIZE, POSITIVE_FLOAT, SEED, TEXT, FiniteFloatRange, InputDir, InputFile, NonEmptyPath, OutputPath,
 )
 from vbench_i2v.errors import InputError
-from vbench_i2v.options import switch_type
+from vbench_i2v.options import switch_type, workers_type
 
 SWITCH = switch_type(allow_auto=True)  # auto, or on/off in any of the bool spellings (any case)
+ON_OFF = switch_type(allow_auto=False)
 DATASET_FILE = "dataset.json"  # the dataset (name, root, options) a run trains on; checked on --resume
 # Upper bounds: far beyond any run this project makes, low enough that a typo fails at once instead of
 # as an out-of-memory crash (width multiplies every channel count: 8 = 64x the published parameters)
@@ -29,25 +30,6 @@ WIDTH = FiniteFloatRange(min=0.0, max=8.0, min_open=True)
 EPOCHS = FiniteFloatRange(min=0.0, max=1e6, min_open=True)
 CLIPS = click.IntRange(1, 1000)  # generated in one batch
 NUM_CLASSES = click.IntRange(0, 10_000)
-MAX_WORKERS = 64
-
-
-class Workers(click.types.StringParamType):
-    """``auto`` or a number of DataLoader processes, 0..64."""
-
-    name = "auto|N"
-
-    def convert(self, value, param, ctx):
-        text = str(value).strip().lower()
-        if text == "auto":
-            return "auto"
-        try:
-            n = int(text)
-        except ValueError:
-            self.fail(f"{value!r} is not auto or a whole number.", param, ctx)
-        if not 0 <= n <= MAX_WORKERS:
-            self.fail(f"{n} is not auto or in the range 0<=x<={MAX_WORKERS}.", param, ctx)
-        return n
 
 
 @click.command("train")
@@ -72,11 +54,19 @@ class Workers(click.types.StringParamType):
 @click.option("--sample-every", type=STEPS, default=200, show_default=True, help="Steps between sample grids.")
 @click.option("--checkpoint-every", type=STEPS, default=200, show_default=True, help="Steps between checkpoints.")
 @click.option("--amp", type=SWITCH, default="auto", show_default=True,
-              help="bf16 autocast (auto: on CUDA).")
-@click.option("--compile", "compile_", type=SWITCH, default="off", show_default=True,
-              help="torch.compile the networks (off by default: unmeasured on GPU here; auto = on CUDA).")
+              help="bf16 autocast (auto: on CUDA devices with native bf16, compute capability 8.0 or later).")
+@click.option("--compile", "compile_", type=ON_OFF, default="off", show_default=True,
+              help="torch.compile the networks (off unless asked: unmeasured on GPU here; refused with "
+                   "SyncBatchNorm under torchrun).")
+@click.option("--deterministic", is_flag=True,
+              help="On CUDA: deterministic cuDNN/cuBLAS kernels, so the same seed gives the same weights on the "
+                   "same GPU type and software (slower: no cuDNN autotuning, slower deterministic backward "
+                   "kernels). CPU runs are deterministic already.")
+@click.option("--tf32", is_flag=True,
+              help="On CUDA: allow TF32 matmuls and convolutions (faster on Ampere and later, ~1e-3 relative "
+                   "error); off by default: IEEE fp32.")
 @click.option("--max-minutes", type=POSITIVE_FLOAT, default=None, help="Stop (with a checkpoint) after this wall time.")
-@click.option("--workers", type=Workers(), default="auto", show_default=True,
+@click.option("--workers", type=workers_type(), default="auto", show_default=True,
               help="DataLoader processes decoding batches, with pinned memory on CUDA (auto: 2 on CUDA, 0 on CPU).")
 @click.option("--channels-last", type=SWITCH, default="auto", show_default=True,
               help="Weights and clips in channels_last_3d memory layout (auto: on CUDA).")
@@ -86,8 +76,8 @@ class Workers(click.types.StringParamType):
 @click.option("--ddp-find-unused", is_flag=True,
               help="Under torchrun: for backends whose steps leave some parameters without gradients.")
 def train_cmd(generator_name, dataset_name, data_root, options, preset, width, steps, epochs, batch_size, out_dir, resume,
-              device, seed, overrides, sample_every, checkpoint_every, amp, compile_, max_minutes, workers,
-              channels_last, sync_bn, ddp_find_unused) -> None:
+              device, seed, overrides, sample_every, checkpoint_every, amp, compile_, deterministic, tf32,
+              max_minutes, workers, channels_last, sync_bn, ddp_find_unused) -> None:
     """Train a generator on a dataset's training split; DIR gets checkpoints, losses.csv and samples/.
 
     Under torchrun (``torchrun --nproc_per_node N -m vbench_i2v train ...``) the run is data-parallel:
@@ -97,7 +87,7 @@ def train_cmd(generator_name, dataset_name, data_root, options, preset, width, s
 
     from vbench_i2v import distributed, logs
     from vbench_i2v.datasets import get_dataset, parse_dataset_options
-    from vbench_i2v.devices import resolve_device
+    from vbench_i2v.devices import setup_device
     from vbench_i2v.generators import training
     from vbench_i2v.generators.base import read_checkpoint_meta
     from vbench_i2v.generators.registry import get_generator, load_checkpoint
@@ -108,7 +98,8 @@ def train_cmd(generator_name, dataset_name, data_root, options, preset, width, s
     dataset_options = parse_dataset_options(dataset_name, options)  # refused before any work
     out = Path(out_dir or Path("runs") / f"train-{generator_name}-{dataset_name}")
     distributed.init(distributed.local_device(device))  # joins torchrun's process group; a no-op otherwise
-    device = resolve_device(distributed.local_device(device))  # once; under torchrun cuda/auto = this rank's GPU
+    # once; under torchrun cuda/auto = this rank's GPU; CUDA numerics (TF32, deterministic kernels) set here
+    device = setup_device(device, deterministic=deterministic, tf32=tf32)
     if resume:
         meta = read_checkpoint_meta(out)
         if meta["backend"] != generator_name:
@@ -130,7 +121,7 @@ def train_cmd(generator_name, dataset_name, data_root, options, preset, width, s
         steps=steps, epochs=epochs, seed=seed, resume=resume, sample_every=sample_every,
         checkpoint_every=checkpoint_every, max_seconds=None if max_minutes is None else max_minutes * 60,
         amp=amp, compile=compile_, channels_last=channels_last, sync_bn=sync_bn, workers=workers,
-        ddp_find_unused=ddp_find_unused)
+        ddp_find_unused=ddp_find_unused, deterministic=deterministic, tf32=tf32)
     dataset = get_dataset(dataset_name, data_root=data_root, seed=seed, **dataset_options)
     _check_dataset_record(out, dataset, resume, distributed.is_main())
     if resume:
@@ -168,7 +159,7 @@ def _check_dataset_record(out: Path, dataset, resume: bool, main: bool) -> None:
                              f"(was {', '.join(f'{k}={saved.get(k)!r}' for k in diff)}; "
                              f"now {', '.join(f'{k}={record[k]!r}' for k in diff)})")
     elif main and not resume:
-        from vbench_i2v.generators.training import STATE_FILE
+        from vbench_i2v.generators.train_checkpoint import STATE_FILE
 
         if not (out / STATE_FILE).exists():  # else the Trainer refuses the existing run: keep its record
             atomic_write_json(path, record)
@@ -191,11 +182,13 @@ def generate_cmd(checkpoint, image, label, num, seed, device, resize, out_path) 
     import torch
 
     from vbench_i2v import logs, protocol, tensors
+    from vbench_i2v.devices import setup_device
     from vbench_i2v.generators.registry import load_checkpoint
     from vbench_i2v.video_io import read_image, write_video
 
     logs.setup()
     out = Path(out_path)
+    device = setup_device(device, deterministic=True)  # on CUDA: IEEE fp32, deterministic kernels
     model = load_checkpoint(checkpoint, device=device)
     frame = read_image(image)
     size = protocol.SIZE
