@@ -188,3 +188,24 @@ def test_folder_bad_inputs(tmp_path):
         FolderDataset(data_root=root, split_file=str(csv)).subjects()
     with pytest.raises(DatasetError, match="frame_step must be"):
         FolderDataset(data_root=root, frame_step=0)
+
+
+def test_folder_of_one_subject_needs_a_split_file(tmp_path):
+    """One subject: a subject split is impossible, so the error names the folder and both ways out;
+    a split_file works (and a split it leaves empty is refused when clips are asked of it)."""
+    root = tmp_path / "one"
+    for k in (1, 2):
+        write_video(root / f"anna_{k}.npz", index_frames(3, 8, 8))
+    ds = FolderDataset(data_root=root, pattern=r"^(?P<subject>[a-z]+)_")
+    with pytest.raises(DatasetError) as exc:
+        ds.subjects()
+    msg = str(exc.value)
+    assert msg.startswith(f"folder: all 2 video(s) under {root} come from one subject ('anna')")
+    assert "at least two subjects" in msg and "split_file=" in msg and "\n" not in msg
+    csv = tmp_path / "split.csv"
+    csv.write_text("video,split\nanna_1,train\nanna_2,train\n")
+    ds = FolderDataset(data_root=root, pattern=r"^(?P<subject>[a-z]+)_", split_file=str(csv))
+    assert ds.subjects() == {"train": ["anna"], "test": []}
+    assert [r.record.video_id for r in ds.clips("train")] == ["anna_1", "anna_2"]
+    with pytest.raises(DatasetError, match=r"folder: the test split of the videos under .* is empty"):
+        ds.clips("test")

@@ -1,7 +1,17 @@
-"""Reading and writing videos: PyAV containers, GIF, PNG/JPG frame folders and lossless npz.
+"""Reading and writing videos: PyAV containers, GIF, PNG/JPG/TIFF frame folders and lossless npz.
 
-Every reader returns uint8 ``T x H x W x 3`` RGB (grayscale and RGBA are converted); every failure
-is a :class:`VideoError` naming the file and the problem.
+Every reader returns uint8 ``T x H x W x 3`` RGB; every failure is a :class:`VideoError` naming the
+file and the problem. Frames are read at their real depth and converted by fixed rules
+(docs/caching-and-inputs.md, "Frame depth and channels"):
+
+- 16-bit samples (PNG, TIFF) and high-bit-depth video (``yuv420p10le`` and the like, decoded to
+  16-bit RGB by FFmpeg) are scaled to 8 bits by ``round(v * 255 / 65535)`` (:func:`scale_to_8bit`),
+  never clipped; 32-bit integer or float samples have no agreed 8-bit scale and are refused;
+- greyscale (and 1-bit) frames are replicated to R = G = B; palette frames are looked up in
+  their palette; an alpha channel is dropped (colours kept as stored, no compositing).
+
+The readers take an optional ``conversions`` list and append one path-free line per kind of
+conversion they applied (the way the feature pass reports its resizes), for provenance.
 """
 
 from __future__ import annotations
@@ -18,14 +28,14 @@ from vbench_i2v.errors import VideoError
 from vbench_i2v.files import _umask, atomic_path
 
 CONTAINER_EXTS = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".gif")
-FRAME_EXTS = (".png", ".jpg", ".jpeg")
+FRAME_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 ARRAY_EXTS = (".npz",)
 VIDEO_EXTS = CONTAINER_EXTS + ARRAY_EXTS
 WRITE_FORMATS = ("mp4", "gif", "png", "npz")
 
 
 def frame_files(path) -> list[Path]:
-    """The frames of a frame folder, in reading order: non-hidden .png/.jpg/.jpeg files, sorted.
+    """The frames of a frame folder, in reading order: non-hidden .png/.jpg/.jpeg/.tif/.tiff files, sorted.
 
     One definition for the reader, the dataset cache's content hash and the frame counts."""
     return sorted(p for p in Path(path).iterdir() if p.suffix.lower() in FRAME_EXTS and not p.name.startswith("."))
@@ -41,22 +51,88 @@ def is_video_path(path: Path) -> bool:
     return (path.is_file() and path.suffix.lower() in VIDEO_EXTS) or is_frame_folder(path)
 
 
-def _to_rgb_uint8(arr: np.ndarray, path: Path) -> np.ndarray:
-    """Convert a ``T x H x W [x C]`` array of 1, 3 or 4 channels to uint8 RGB."""
+# The version of the reading rules above: part of the dataset cache's key (vbench_i2v/datasets/base.py),
+# so entries decoded under older rules (16-bit frames clipped at 255) are rebuilt, not served.
+READ_RULES = "depth-scaled-1"
+
+# The conversion lines the readers report (path-free, so a set of videos gives each line once).
+SCALED_16 = "16-bit samples scaled to 8 bits: round(v * 255 / 65535)"
+GREY_TO_RGB = "greyscale frames replicated to R = G = B"
+PALETTE_TO_RGB = "palette frames looked up in their palette"
+ALPHA_DROPPED = "alpha channel dropped (transparent pixels keep their stored colour, no compositing)"
+
+
+def _video_scaled(bits: int, pix_fmt: str) -> str:
+    return (f"{bits}-bit video ({pix_fmt}) scaled to 8 bits: decoded to 16-bit RGB by FFmpeg, "
+            "then round(v * 255 / 65535)")
+
+
+def scale_to_8bit(values: np.ndarray) -> np.ndarray:
+    """uint16 samples -> uint8 by the exact rescale ``round(v * 255 / 65535)`` (= ``round(v / 257)``).
+
+    In integers: ``(v * 255 + 32767) // 65535``; ``v / 257`` is never exactly half-way between two
+    integers (257 is odd), so no tie rule is needed. ``u * 257`` (an 8-bit value widened) gives ``u``.
+    """
+    v = np.asarray(values)
+    if v.dtype != np.uint16:
+        raise TypeError(f"scale_to_8bit expects uint16 samples, got {v.dtype}")
+    return ((v.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _report(conversions, *lines: str) -> None:
+    if conversions is not None:
+        for line in lines:
+            if line not in conversions:
+                conversions.append(line)
+
+
+def _channels_to_rgb(arr: np.ndarray, conversions=None) -> np.ndarray:
+    """``... x C`` uint8 with C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA) -> ``... x 3``."""
+    c = arr.shape[-1]
+    if c in (2, 4):
+        alpha = arr[..., -1]
+        if (alpha < 255).any():
+            _report(conversions, ALPHA_DROPPED)
+        arr = arr[..., :-1]
+    if arr.shape[-1] == 1:
+        _report(conversions, GREY_TO_RGB)
+        arr = np.repeat(arr, 3, axis=-1)
+    return np.ascontiguousarray(arr)
+
+
+def _to_rgb_uint8(arr: np.ndarray, path: Path, conversions=None) -> np.ndarray:
+    """Convert a ``T x H x W [x C]`` array of 1, 3 or 4 channels to uint8 RGB (an npz's array)."""
     if arr.dtype != np.uint8:
         raise VideoError(f"{path}: frames must be uint8, got {arr.dtype}")
     if arr.ndim == 3:
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 3, 4):
         raise VideoError(f"{path}: expected T x H x W x (1|3|4) frames, got shape {arr.shape}")
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    elif arr.shape[-1] == 4:
-        arr = arr[..., :3]
-    return np.ascontiguousarray(arr)
+    return _channels_to_rgb(arr, conversions)
 
 
-def _read_container(path: Path) -> np.ndarray:
+def _frame_bits(frame) -> int:
+    return max((c.bits for c in frame.format.components), default=8)
+
+
+def _frame_has_alpha(frame) -> bool:
+    return any(getattr(c, "is_alpha", False) for c in frame.format.components)
+
+
+def _decode_frame(frame, conversions) -> np.ndarray:
+    """One PyAV frame -> uint8 ``H x W x 3``: 8-bit formats through rgb24 (rgba where the format
+    has alpha, then the alpha rule), deeper ones through rgb48le/rgba64le and :func:`scale_to_8bit`."""
+    bits, alpha = _frame_bits(frame), _frame_has_alpha(frame)
+    if bits > 8:
+        arr = frame.to_ndarray(format="rgba64le" if alpha else "rgb48le")
+        _report(conversions, _video_scaled(bits, frame.format.name))
+        arr = scale_to_8bit(np.asarray(arr, dtype=np.uint16))
+    else:
+        arr = frame.to_ndarray(format="rgba" if alpha else "rgb24")
+    return _channels_to_rgb(arr, conversions) if alpha else arr
+
+
+def _read_container(path: Path, conversions=None) -> np.ndarray:
     import av
 
     try:
@@ -64,7 +140,7 @@ def _read_container(path: Path) -> np.ndarray:
             if not container.streams.video:
                 raise VideoError(f"{path}: no video stream in the file")
             stream = container.streams.video[0]
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+            frames = [_decode_frame(f, conversions) for f in container.decode(stream)]
     except VideoError:
         raise
     except Exception as exc:  # PyAV raises many error types (InvalidDataError, OSError, ...)
@@ -74,19 +150,104 @@ def _read_container(path: Path) -> np.ndarray:
     return np.stack(frames)
 
 
-def _read_frame_folder(path: Path) -> np.ndarray:
+_PACKED_16 = {"gray16be": 1, "gray16le": 1, "ya16be": 2, "ya16le": 2, "rgb48be": 3, "rgb48le": 3,
+              "rgba64be": 4, "rgba64le": 4}
+
+
+def _bits_per_sample(im, path: Path) -> int:
+    """The file's bits per sample: PNG from its IHDR chunk (byte 24, by the PNG spec), TIFF from
+    tag 258 (BitsPerSample); other formats PIL opens are 8-bit. PIL itself reduces 16-bit colour
+    PNG/TIFF to 8 bits by dropping the low byte, so the depth is read from the file."""
+    if im.format == "PNG":
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+        return head[24] if len(head) > 24 else 8
+    if im.format == "TIFF":
+        bps = im.tag_v2.get(258, 1)
+        return int(max(bps)) if isinstance(bps, (tuple, list)) else int(bps)
+    return 8
+
+
+def _signed_or_float(im) -> bool:
+    """TIFF tag 339 (SampleFormat): 1 = unsigned integer; 2 (signed) and 3 (float) have no 8-bit scale."""
+    if im.format != "TIFF":
+        return False
+    fmt = im.tag_v2.get(339, 1)
+    return any(int(f) != 1 for f in (fmt if isinstance(fmt, (tuple, list)) else (fmt,)))
+
+
+def _read_16bit_image(path: Path) -> np.ndarray:
+    """A 16-bit PNG/TIFF as uint16 ``H x W x C`` (C = 1..4), decoded by FFmpeg at full depth."""
+    import av
+
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+    name = frame.format.name
+    if name in _PACKED_16:  # the samples as stored: read the packed plane directly
+        c = _PACKED_16[name]
+        plane = frame.planes[0]
+        flat = np.frombuffer(memoryview(plane), dtype=">u2" if name.endswith("be") else "<u2")
+        rows = flat.reshape(frame.height, -1)[:, : frame.width * c]
+        return rows.reshape(frame.height, frame.width, c).astype(np.uint16)
+    # planar layouts (gbrp16 ...): FFmpeg reorders them into packed RGB(A) at the same depth
+    return np.asarray(frame.to_ndarray(format="rgba64le" if _frame_has_alpha(frame) else "rgb48le"), np.uint16)
+
+
+def _read_image_file(path: Path, conversions=None) -> np.ndarray:
+    """One image file -> uint8 ``H x W x 3`` by the rules in the module docstring."""
     from PIL import Image
 
+    try:
+        with Image.open(path) as im:
+            bits, signed = _bits_per_sample(im, path), _signed_or_float(im)
+            mode = im.mode
+            if mode == "F" or signed or bits > 16:
+                what = "floating-point or signed" if mode == "F" or signed else f"{bits}-bit"
+                raise VideoError(f"{path}: {what} samples have no agreed scale to 8 bits; "
+                                 "save the frames as 8- or 16-bit unsigned PNG/TIFF")
+            if bits not in (1, 2, 4, 8, 16):
+                raise VideoError(f"{path}: {bits}-bit samples are not supported; save the frames as 8- or 16-bit")
+            if bits == 16:
+                if mode.startswith("I"):  # 16-bit greyscale: PIL keeps every bit
+                    arr = np.asarray(im).astype(np.uint16)[..., None]
+                else:
+                    arr = None  # colour: PIL would drop the low byte, decode at full depth below
+            elif mode in ("RGB", "L", "RGBA", "LA"):
+                arr = np.asarray(im)
+            elif mode == "1":
+                arr = np.asarray(im.convert("L"))  # 0 -> 0, 1 -> 255
+            elif mode in ("P", "PA"):
+                _report(conversions, PALETTE_TO_RGB)
+                arr = np.asarray(im.convert("RGBA"))  # palette lookup; tRNS transparency as alpha
+            elif mode in ("CMYK", "YCbCr"):  # PIL's own conversion, stated in the record
+                _report(conversions, f"{mode} frames converted to RGB by PIL")
+                arr = np.asarray(im.convert("RGB"))
+            else:
+                raise VideoError(f"{path}: {mode} frames ({bits}-bit) are not supported; "
+                                 "save the frames as RGB, greyscale or palette PNG")
+    except VideoError:
+        raise
+    except Exception as exc:
+        raise VideoError(f"{path}: cannot read frame ({type(exc).__name__}: {exc})") from None
+    if bits == 16:
+        if arr is None:
+            try:
+                arr = _read_16bit_image(path)
+            except Exception as exc:
+                raise VideoError(f"{path}: cannot decode the 16-bit frame at full depth "
+                                 f"({type(exc).__name__}: {exc}); save it as 8-bit") from None
+        _report(conversions, SCALED_16)
+        arr = scale_to_8bit(arr)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    return _channels_to_rgb(arr, conversions)
+
+
+def _read_frame_folder(path: Path, conversions=None) -> np.ndarray:
     files = frame_files(path)
     if not files:
-        raise VideoError(f"{path}: frame folder holds no .png/.jpg frames")
-    frames = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                frames.append(np.asarray(im.convert("RGB")))
-        except Exception as exc:
-            raise VideoError(f"{f}: cannot read frame ({type(exc).__name__}: {exc})") from None
+        raise VideoError(f"{path}: frame folder holds no {'/'.join(FRAME_EXTS)} frames")
+    frames = [_read_image_file(f, conversions) for f in files]
     shapes = {fr.shape for fr in frames}
     if len(shapes) != 1:
         raise VideoError(f"{path}: frames differ in size {sorted(shapes)}")
@@ -111,45 +272,56 @@ def _read_npz(path: Path) -> np.ndarray:
         raise VideoError(f"{path}: cannot read npz ({type(exc).__name__}: {exc})") from None
 
 
-def read_video(path) -> np.ndarray:
-    """Read any supported video into uint8 ``T x H x W x 3``."""
+def read_video(path, conversions: list | None = None) -> np.ndarray:
+    """Read any supported video into uint8 ``T x H x W x 3``; ``conversions`` (a list) receives
+    one line per kind of conversion applied (16-bit scaling, greyscale, palette, alpha)."""
     path = Path(path)
     if not path.exists():
         raise VideoError(f"{path}: no such file or folder")
     if path.is_dir():
-        arr = _read_frame_folder(path)
+        arr = _read_frame_folder(path, conversions)
     elif path.suffix.lower() in CONTAINER_EXTS:
         if path.stat().st_size == 0:
             raise VideoError(f"{path}: the file is empty")
-        arr = _read_container(path)
+        arr = _read_container(path, conversions)
     elif path.suffix.lower() in ARRAY_EXTS:
-        arr = _read_npz(path)
+        arr = _to_rgb_uint8(_read_npz(path), path, conversions)
     elif path.suffix.lower() in FRAME_EXTS:
-        arr = _read_frame_folder_single(path)
+        arr = _read_image_file(path, conversions)[None]
     else:
         raise VideoError(f"{path}: unsupported video format {path.suffix!r} (use {', '.join(VIDEO_EXTS)} or a frame folder)")
-    arr = _to_rgb_uint8(arr, path)
     if arr.shape[0] == 0:
         raise VideoError(f"{path}: the video has no frames")
+    if arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise VideoError(f"{path}: the frames have no pixels ({arr.shape[1]} x {arr.shape[2]})")
     return arr
 
 
-def _read_frame_folder_single(path: Path) -> np.ndarray:
-    from PIL import Image
+def read_fps(path) -> float | None:
+    """The frame rate a video container declares (PyAV's average rate), or None where there is
+    none: npz arrays, frame folders, single images, or a container that states no rate."""
+    path = Path(path)
+    if not (path.is_file() and path.suffix.lower() in CONTAINER_EXTS):
+        return None
+    import av
 
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))[None]
-    except Exception as exc:
-        raise VideoError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+    except Exception as exc:  # PyAV raises many error types
+        raise VideoError(f"{path}: cannot read the frame rate ({type(exc).__name__}: {exc})") from None
+    return float(rate) if rate else None
 
 
-def read_image(path) -> np.ndarray:
+def read_image(path, conversions: list | None = None) -> np.ndarray:
     """Read one image (or the first frame of a video) as uint8 ``H x W x 3``."""
     path = Path(path)
     if path.is_file() and path.suffix.lower() in FRAME_EXTS:
-        return _to_rgb_uint8(_read_frame_folder_single(path), path)[0]
-    return read_video(path)[0]
+        return _read_image_file(path, conversions)
+    return read_video(path, conversions)[0]
 
 
 def _check_frames(frames: np.ndarray, path: Path) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -90,6 +91,8 @@ class VideoDataset:
     option_schema: ClassVar[Schema] = Schema()  # the options this dataset takes (``--option``)
 
     def __init__(self, data_root=None, cache_dir=None, seed: int = 0, **options):
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise DatasetError(f"dataset {self.name!r}: seed must be an integer, got {seed!r}")
         self.seed = int(seed)
         self.given_options = self.validate_options(options)
         self.options = {**self.option_schema.defaults(), **self.given_options}
@@ -129,10 +132,12 @@ class VideoDataset:
             if label in (None, "", "none"):
                 return None
             raise DatasetError(f"dataset {self.name!r} has no labels, got {label!r}")
-        if isinstance(label, str) and not label.lstrip("-").isdigit():
+        if isinstance(label, str) and not re.fullmatch(r"-?[0-9]+", label):
             if label not in self.labels:
                 raise DatasetError(f"unknown label {label!r} for {self.name!r} (labels: {', '.join(self.labels)})")
             return self.labels.index(label)
+        if isinstance(label, bool) or not isinstance(label, (str, int, np.integer)):
+            raise DatasetError(f"label for {self.name!r} must be a label name or an integer id, got {label!r}")
         idx = int(label)
         if not 0 <= idx < len(self.labels):
             raise DatasetError(f"label id {idx} out of range for {self.name!r} (0..{len(self.labels) - 1})")
@@ -153,9 +158,18 @@ class VideoDataset:
             return DatasetStatus(False, str(self.root), str(exc).splitlines()[0])
         return DatasetStatus(True, str(self.root), f"{len(recs)} videos", len(recs))
 
+    # how to get a subject split when every video comes from one subject (the folder loader adds split_file)
+    split_hint: str = ""
+    empty_split_hint: str = ""
+
     def subjects(self) -> dict[str, list[str]]:
         n_train, n_test = self.split_subjects
-        return protocol.subject_split([r.subject for r in self.records()], n_train, n_test, self.seed)
+        subjects = [r.subject for r in self.records()]
+        distinct = sorted(set(subjects))
+        if len(distinct) < 2:
+            raise DatasetError(f"{self.name}: all {len(subjects)} video(s) under {self.root} come from one subject "
+                               f"({distinct[0]!r}); a subject split needs at least two subjects{self.split_hint}")
+        return protocol.subject_split(subjects, n_train, n_test, self.seed)
 
     def split(self, split: str) -> list[VideoRecord]:
         """The split's videos; the training split is doubled by flips where the protocol says so."""
@@ -191,10 +205,12 @@ class VideoDataset:
 
     def cache_key(self, record: VideoRecord) -> str:
         """The JSON key a cache entry of ``record`` must carry to be served."""
+        from vbench_i2v.video_io import READ_RULES
+
         return json.dumps({
             "source": os.path.abspath(record.source), "content": self.source_state(record.source),
             "record": {"video_id": record.video_id, "extra": _jsonable(list(record.extra))},
-            "preprocess": self.preprocess_params(),
+            "preprocess": self.preprocess_params(), "reader": READ_RULES,
         }, sort_keys=True)
 
     def preprocess(self, frames: np.ndarray, record: VideoRecord) -> np.ndarray:
@@ -279,7 +295,13 @@ class VideoDataset:
         seed = self.seed if seed is None else seed
         if per_video is None:
             per_video = protocol.CONDITIONING_PER_VIDEO if split == "test" else 1
+        for what, value in (("clips per video", per_video), ("video limit", limit)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+                raise DatasetError(f"{self.name}: {what} must be a positive integer, got {value!r}")
         recs = self.split(split)
+        if not recs:  # only a split file can leave a side empty (a seeded split keeps one subject on each)
+            raise DatasetError(f"{self.name}: the {split} split of the videos under {self.root} is empty"
+                               f"{self.empty_split_hint}")
         if limit is not None and limit < len(recs):
             pick = protocol.rng_for(seed, self.name, split, "subset").choice(len(recs), size=limit, replace=False)
             recs = [recs[i] for i in sorted(pick)]

@@ -16,6 +16,7 @@ MAX_DETECT_FRAMES = 24  # ... and on at most this many frames
 DETECT_MAX_SIDE = 320  # frames are shrunk to this size for detection (boxes scaled back)
 MIN_PROB = 0.9  # MTCNN confidence needed to count a detection
 MARGIN = 0.4  # the square side is the face's larger side times (1 + MARGIN)
+MIN_SIDE = 20  # MTCNN's smallest face (min_face_size=20): its image pyramid is empty below this side
 BATCH = 8
 
 _DETECTOR = None
@@ -39,13 +40,18 @@ def detection_frames(n: int) -> np.ndarray:
     return idx
 
 
+def _detect_scale(h: int, w: int) -> float:
+    """The factor frames are shrunk by for detection (to at most ``DETECT_MAX_SIDE``)."""
+    return min(1.0, DETECT_MAX_SIDE / max(h, w))
+
+
 def detect_boxes(frames: np.ndarray) -> np.ndarray:
     """The most confident face box ``x0, y0, x1, y1`` (original pixels) of each frame; NaN rows
     where no face passes ``MIN_PROB``."""
     from PIL import Image
 
     t, h, w, _ = frames.shape
-    scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
+    scale = _detect_scale(h, w)
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         small = np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR)) for f in frames])
@@ -91,6 +97,12 @@ def cut_square(frames: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
 
 def find_face_box(frames: np.ndarray, source: str = "video") -> tuple[int, int, int]:
     """The video's square face box; :class:`DatasetError` naming ``source`` when no frame has a face."""
+    _, h, w, _ = frames.shape
+    scale = _detect_scale(h, w)
+    if (min(max(1, round(h * scale)), max(1, round(w * scale))) if scale < 1 else min(h, w)) < MIN_SIDE:
+        raise DatasetError(f"{source}: frames of {w}x{h} pixels{' (shrunk for detection)' if scale < 1 else ''} "
+                           f"are too small for the face detector (MTCNN needs faces of at least {MIN_SIDE} px); "
+                           "turn face_crop off for such videos")
     idx = detection_frames(len(frames))
     boxes = detect_boxes(frames[idx])
     if np.isnan(boxes).any(axis=1).all():

@@ -23,7 +23,7 @@ from vbench_i2v.errors import DatasetError, VideoError
 from vbench_i2v.options import Option, Schema
 from vbench_i2v.video_io import list_videos, read_video
 
-LAYOUT_HELP = """expected a folder of videos (.mp4 .avi .webm .mov .mkv .gif .npz, or folders of .png/.jpg frames):
+LAYOUT_HELP = """expected a folder of videos (.mp4 .avi .webm .mov .mkv .gif .npz, or folders of .png/.jpg/.tif frames):
   <root>/<label>/<video>   labelled by sub-folder (labels sorted by name)
   <root>/<video>           unlabelled
   optional: split_file=<csv with columns video,split>; pattern=<regex with named groups subject/label>"""
@@ -38,6 +38,9 @@ class FolderDataset(VideoDataset):
     frame_step = 1
     split_subjects = (4, 1)  # a ratio: the base keeps it for any number of subjects
     layout_help = LAYOUT_HELP
+    split_hint = ("; add videos of another subject (each video is its own subject unless pattern= groups them "
+                  "with a subject group) or give split_file=<csv with columns video,split>")
+    empty_split_hint = " (the split_file lists no video in it)"
     option_schema = Schema(
         Option("frame_step", "int", 1, min=1, pixels=True, help="keep every n-th frame"),
         Option("face_crop", "bool", False, pixels=True, help="crop faces with MTCNN (one square box per video)"),
@@ -93,6 +96,10 @@ class FolderDataset(VideoDataset):
     def read_raw(self, record: VideoRecord) -> np.ndarray:
         return read_video(record.source)
 
+    def label_id(self, label) -> int | None:
+        self.records()  # the labels are the sub-folder names: known once the folder is walked
+        return super().label_id(label)
+
     def subjects(self) -> dict[str, list[str]]:
         split_file = self.options["split_file"]
         if not split_file:
@@ -103,11 +110,16 @@ class FolderDataset(VideoDataset):
         """Train/test subjects from a ``video,split`` CSV; every video must be listed once."""
         if not path.is_file():
             raise DatasetError(f"{self.name}: split file {path} does not exist")
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"video", "split"} <= set(reader.fieldnames):
-                raise DatasetError(f"{path}: needs the columns video,split (found {reader.fieldnames})")
-            rows = list(reader)
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                if not reader.fieldnames or not {"video", "split"} <= set(reader.fieldnames):
+                    raise DatasetError(f"{path}: needs the columns video,split (found {reader.fieldnames})")
+                rows = list(reader)
+        except UnicodeDecodeError:
+            raise DatasetError(f"{path}: not a CSV split file (not UTF-8 text)") from None
+        except csv.Error as exc:
+            raise DatasetError(f"{path}: not a valid CSV split file ({exc})") from None
         by_key = {dict(r.extra)["key"]: r for r in self.records()}
         by_name = {Path(r.source).relative_to(self.root).as_posix(): r for r in self.records()}
         split_of: dict[str, str] = {}

@@ -50,6 +50,8 @@ def parse_segmentation(path: Path) -> dict[tuple[int, int], list[tuple[int, int]
             if subject is None or gesture == 0:
                 raise DatasetError(f"{path}:{lineno}: repetition line outside a gesture block")
             first, last = int(m.group(2)), int(m.group(3))
+            if first < 1:
+                raise DatasetError(f"{path}:{lineno}: frame numbers start at 1, got {first}")
             if last < first:
                 raise DatasetError(f"{path}:{lineno}: repetition ends ({last}) before it starts ({first})")
             segments[(gesture, subject)].append((first, last))
@@ -89,7 +91,12 @@ class NATOPSDataset(VideoDataset):
             m = rx.search(path.stem)
             if m is None:
                 continue
-            gesture, subject = int(m.group("label")), int(m.group("subject"))
+            try:
+                gesture, subject = int(m.group("label")), int(m.group("subject"))
+            except ValueError:
+                raise DatasetError(f"{self.name}: {path} matches pattern {self.options['pattern']!r} but its "
+                                   f"label ({m.group('label')!r}) and subject ({m.group('subject')!r}) groups "
+                                   "must be numbers") from None
             if not 1 <= gesture <= len(self.labels):
                 raise DatasetError(f"{self.name}: {path} names gesture {gesture}; NATOPS has gestures 01..24")
             found.append((gesture, subject, path))

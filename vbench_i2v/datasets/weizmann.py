@@ -120,7 +120,7 @@ class WeizmannDataset(VideoDataset):
     def _mocogan_root(root: Path) -> Path | None:
         for cand in (root / "actions", root):
             if cand.is_dir():
-                classes = [d for d in cand.iterdir() if d.is_dir() and d.name.isdigit()]
+                classes = [d for d in cand.iterdir() if d.is_dir() and d.name.isdecimal()]
                 if classes and any(f.suffix.lower() == ".jpg" for d in classes for f in d.iterdir()):
                     return cand
         return None
@@ -131,7 +131,7 @@ class WeizmannDataset(VideoDataset):
 
     def _discover_mocogan(self, root: Path) -> list[VideoRecord]:
         mapping = self._mocogan_classes()
-        class_dirs = sorted((d for d in root.iterdir() if d.is_dir() and d.name.isdigit()), key=lambda d: int(d.name))
+        class_dirs = sorted((d for d in root.iterdir() if d.is_dir() and d.name.isdecimal()), key=lambda d: int(d.name))
         unmapped = [d.name for d in class_dirs if d.name not in mapping]
         if unmapped:
             raise DatasetError(f"{self.name}: MoCoGAN class folder(s) {', '.join(unmapped)} under {root} have no action "
@@ -142,7 +142,7 @@ class WeizmannDataset(VideoDataset):
             for f in sorted(d.iterdir()):
                 if f.suffix.lower() != ".jpg" or f.name.startswith("."):
                     continue
-                if not f.stem.isdigit():
+                if not f.stem.isdecimal():
                     odd_names.append(f"{d.name}/{f.name}")
                     continue
                 videos[int(f.stem)] = (d.name, f)
