@@ -1,5 +1,6 @@
 """Leaderboards built from results files the tests write: tables per fingerprint, reported rows apart,
-bold bests, ablation layout, and every output format parsed back by an independent parser."""
+bold bests among same-measurement cells, ablation layout, and every output format parsed back by an
+independent parser."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from test_results import make_results
+from test_results import make_results, make_results_v2, set_provenance
 from vbench_i2v.cli import _Main
 from vbench_i2v.cli.leaderboard import leaderboard
 from vbench_i2v.leaderboard import (PAPER_CSV, PAPER_MD, load_paper_csv, measured_boards, plot_boards,
@@ -34,7 +35,7 @@ RUNS = {
 @pytest.fixture
 def runs_dir(tmp_path):
     for run_id, kw in RUNS.items():
-        write_results(tmp_path / "runs" / run_id, make_results(run_id=run_id, **kw))
+        write_results(tmp_path / "runs" / run_id, make_results_v2(run_id=run_id, **kw))
     return tmp_path / "runs"
 
 
@@ -46,14 +47,17 @@ def boards(runs_dir):
 def test_two_fingerprints_give_two_tables_never_mixed(boards):
     measured, _ = boards
     assert len(measured) == 2
-    fps = {make_results(run_id=r, **kw)["protocol"]["fingerprint"]: r for r, kw in RUNS.items()}
+    fps = {make_results_v2(run_id=r, **kw)["protocol"]["fingerprint"]: r for r, kw in RUNS.items()}
     rows = {b.key: set(b.long["run_id"]) for b in measured}
     assert rows == {k: {r for r, kw in RUNS.items()
-                        if make_results(run_id=r, **kw)["protocol"]["fingerprint"] == k} for k in rows}
+                        if make_results_v2(run_id=r, **kw)["protocol"]["fingerprint"] == k} for k in rows}
     assert set(rows) == set(fps)
     for b in measured:
         assert b.key in b.title and b.key in b.description
-        assert "synthetic-probe" in b.description and "seed" in b.description
+        assert "seed" in b.description and "synthetic-probe" not in b.description  # the clips only
+        # how each column was measured is named once per measurement id, in the notes
+        fid_id = b.long.loc[b.long["metric"] == "fid", "measurement"].iloc[0]
+        assert any(n.startswith(f"Measurement {fid_id}: synthetic-probe") and "(fid)" in n for n in b.notes)
     md = render(*boards, "markdown")
     measured_md = md.split("## Reported in the paper")[0]
     assert measured_md.count("\n### ") == 2
@@ -75,9 +79,9 @@ def test_best_is_per_column_with_metric_direction(boards):
 
 
 def test_lower_fid_bold_even_when_ssim_favours_the_other(tmp_path):
-    write_results(tmp_path / "a", make_results(run_id="a", generator="a",
+    write_results(tmp_path / "a", make_results_v2(run_id="a", generator="a",
                                                metrics={"ssim": (0.9, 0.8, 0.95), "fid": (80.0, 70.0, 90.0)}))
-    write_results(tmp_path / "b", make_results(run_id="b", generator="b",
+    write_results(tmp_path / "b", make_results_v2(run_id="b", generator="b",
                                                metrics={"ssim": (0.5, 0.4, 0.6), "fid": (20.0, 15.0, 25.0)}))
     (board,) = measured_boards(collect_results([tmp_path]))
     best = dict(zip(zip(board.long["row"], board.long["metric"]), board.long["best"]))
@@ -86,9 +90,9 @@ def test_lower_fid_bold_even_when_ssim_favours_the_other(tmp_path):
 
 def test_reported_rows_are_marked_and_never_counted(tmp_path):
     # A measured ImaGINator on MUG with a worse FID than the paper's 24.36 is still the best measured.
-    write_results(tmp_path / "m1", make_results(run_id="m1", generator="imaginator", dataset="MUG",
+    write_results(tmp_path / "m1", make_results_v2(run_id="m1", generator="imaginator", dataset="MUG",
                                                 metrics={"fid": (60.0, 55.0, 66.0)}))
-    write_results(tmp_path / "m2", make_results(run_id="m2", generator="vgan", dataset="MUG",
+    write_results(tmp_path / "m2", make_results_v2(run_id="m2", generator="vgan", dataset="MUG",
                                                 metrics={"fid": (90.0, 80.0, 99.0)}))
     measured = measured_boards(collect_results([tmp_path]))
     reported = reported_boards(load_paper_csv())
@@ -138,7 +142,7 @@ def test_committed_paper_md_is_generated_from_paper_csv():
 def test_ablation_layout_for_variants_of_one_backend(tmp_path):
     for run_id, variant, fid in (("full", None, 25.0), ("nofuse", "w/o ST fusion", 46.0),
                                  ("nonoise", "w/o noise", 32.0)):
-        write_results(tmp_path / run_id, make_results(run_id=run_id, generator="imaginator", variant=variant,
+        write_results(tmp_path / run_id, make_results_v2(run_id=run_id, generator="imaginator", variant=variant,
                                                       metrics={"fid": (fid, fid - 2, fid + 2)}))
     (board,) = measured_boards(collect_results([tmp_path]))
     assert board.layout == "ablation" and board.title.startswith("Ablation of imaginator")
@@ -149,9 +153,9 @@ def test_ablation_layout_for_variants_of_one_backend(tmp_path):
 
 
 def test_generators_layout_labels_variants_and_separates_reruns(tmp_path):
-    write_results(tmp_path / "a", make_results(run_id="a", generator="imaginator"))
-    write_results(tmp_path / "b", make_results(run_id="b", generator="imaginator"))
-    write_results(tmp_path / "c", make_results(run_id="c", generator="vgan", variant="no-mask"))
+    write_results(tmp_path / "a", make_results_v2(run_id="a", generator="imaginator"))
+    write_results(tmp_path / "b", make_results_v2(run_id="b", generator="imaginator"))
+    write_results(tmp_path / "c", make_results_v2(run_id="c", generator="vgan", variant="no-mask"))
     (board,) = measured_boards(collect_results([tmp_path]))
     assert board.layout == "generators"
     assert board.rows == ["imaginator [a]", "imaginator [b]", "vgan (no-mask)"]
@@ -243,8 +247,9 @@ def test_json_is_complete(boards):
     js = json.loads(render(*boards, "json"))
     cells = {(row["run_id"], key): cell for t in js["measured"] for row in t["rows"]
              for key, cell in row["cells"].items()}
-    assert cells[("r-moco", "synthetic/fid")] == {"value": 45.0, "ci95": [41.0, 50.0], "n": 20,
-                                                  "best": False, "text": "45.00 [41.00, 50.00]"}
+    moco = make_results_v2(run_id="r-moco", **RUNS["r-moco"])["metrics"]["fid"]["measurement"]
+    assert cells[("r-moco", "synthetic/fid")] == {"value": 45.0, "ci95": [41.0, 50.0], "n": 20, "best": False,
+                                                  "text": "45.00 [41.00, 50.00]", "measurement": moco}
     assert all(t["protocol"]["fingerprint"] == t["key"] for t in js["measured"])
 
 
@@ -302,24 +307,69 @@ def test_plot_bars_and_error_bars_match_values_and_intervals(boards):
             assert (seg[0][1], seg[1][1]) == pytest.approx((lo, hi))
 
 
-def test_column_mixing_metric_networks_is_flagged(tmp_path):
-    a = make_results(run_id="a", generator="a")
-    b = make_results(run_id="b", generator="b")
-    b["metrics"]["fid"]["weights_sha256"] = "ef" * 32  # same protocol, other network behind this FID
+def test_a_column_compares_only_cells_of_the_same_measurement(tmp_path):
+    # three runs on one protocol; c's FID comes from other weights: a and b compete, c stands alone
+    runs = {"a": (30.0, 0.7), "b": (50.0, 0.9), "c": (10.0, 0.8)}
+    for run_id, (fid, ssim) in runs.items():
+        res = make_results_v2(run_id=run_id, generator=run_id,
+                              metrics={"ssim": (ssim, ssim - 0.1, ssim + 0.05), "fid": (fid, fid - 2, fid + 2)})
+        if run_id == "c":
+            set_provenance(res, "fid", weights_sha256="ef" * 32)
+        write_results(tmp_path / run_id, res)
+    (board,) = measured_boards(collect_results([tmp_path]))
+    cell = {(r, m): (b, k) for r, m, b, k in zip(board.long["row"], board.long["metric"], board.long["best"],
+                                                   board.long["mark"])}
+    # c's 10.00 is the lowest FID, but it is not comparable: a (30.00) is the best among a and b
+    assert cell[("a", "fid")][0] and not cell[("b", "fid")][0] and not cell[("c", "fid")][0]
+    assert cell[("a", "fid")][1] == cell[("b", "fid")][1] != cell[("c", "fid")][1] != ""
+    # the clean column: one measurement, no marks, the best over all three
+    assert [r for r in "abc" if cell[(r, "ssim")][0]] == ["b"] and {cell[(r, "ssim")][1] for r in "abc"} == {""}
+    ids = dict(zip(zip(board.long["row"], board.long["metric"]), board.long["measurement"]))
+    sign_ab, sign_c = cell[("a", "fid")][1].strip(), cell[("c", "fid")][1].strip()
+    for sign, mid in ((sign_ab, ids[("a", "fid")]), (sign_c, ids[("c", "fid")])):
+        assert any(n.startswith(f"{sign} synthetic/fid measured as {mid} (") and "compared only" in n
+                   for n in board.notes)
+    assert any(n.startswith(f"Measurement {ids[('c', 'fid')]}: synthetic-probe (weights efefefefefef") for n in board.notes)
+    md = render([board], [], "markdown")
+    assert f"**30.00 [28.00, 32.00]** {sign_ab}" in md and f"| 10.00 [8.00, 12.00] {sign_c}" in md
+    assert "**0.900 [0.800, 0.950]**" in md
+    js = json.loads(render([board], [], "json"))
+    cells = {row["label"]: row["cells"] for row in js["measured"][0]["rows"]}
+    assert cells["c"]["synthetic/fid"]["measurement"] == ids[("c", "fid")] != cells["a"]["synthetic/fid"]["measurement"]
+    tex = render([board], [], "latex")
+    assert "$^\\dagger$" in tex and "$^\\ddagger$" in tex
+
+
+def test_paired_frames_and_precision_are_measurements_too(tmp_path):
+    a = make_results_v2(run_id="a", generator="a", metrics={"ssim": (0.8, 0.7, 0.9), "fid": (30.0, 28.0, 32.0)})
+    b = make_results_v2(run_id="b", generator="b", metrics={"ssim": (0.9, 0.8, 0.95), "fid": (20.0, 18.0, 22.0)},
+                        paired_frames="all")
+    set_provenance(b, "fid", precision="bf16")
+    assert a["protocol"]["fingerprint"] == b["protocol"]["fingerprint"]  # the same clips: one table
     write_results(tmp_path / "a", a)
     write_results(tmp_path / "b", b)
     (board,) = measured_boards(collect_results([tmp_path]))
-    flagged = set(board.long.loc[board.long["mark"] != "", "metric"])
-    assert flagged == {"fid"}
-    assert any(n.startswith("† synthetic/fid") and "not comparable" in n for n in board.notes)
-    md = render([board], [], "markdown")
-    assert "| 40.00 [35.00, 46.00] † |" in md and "**40.00" not in md  # no best in a mixed column
-    assert "**0.800 [0.780, 0.820]**" in md  # ties in a clean column are all bold
+    assert not board.long["best"].any() and (board.long["mark"] != "").all()
+    assert any("all frames" in n for n in board.notes) and any("bf16" in n for n in board.notes)
+
+
+def test_a_board_from_v1_files_is_the_board_of_their_migration(tmp_path):
+    from vbench_i2v.results import migrate_results
+
+    for run_id, kw in RUNS.items():
+        old = make_results(run_id=run_id, **kw)
+        (tmp_path / "v1" / run_id).mkdir(parents=True)
+        (tmp_path / "v1" / run_id / "results.json").write_text(json.dumps(old))
+        write_results(tmp_path / "v2" / run_id, migrate_results(old))
+    for fmt in ("markdown", "json"):
+        one = render(measured_boards(collect_results([tmp_path / "v1"])), [], fmt)
+        two = render(measured_boards(collect_results([tmp_path / "v2"])), [], fmt)
+        assert one == two.replace("v2/", "v1/")
 
 
 def test_null_metric_value_shows_na_and_takes_no_part_in_best(tmp_path):
-    a = make_results(run_id="a", generator="a", metrics={"acd-c": (0.2, 0.1, 0.3)})
-    b = make_results(run_id="b", generator="b", metrics={"acd-c": (0.1, 0.05, 0.15)})
+    a = make_results_v2(run_id="a", generator="a", metrics={"acd-c": (0.2, 0.1, 0.3)})
+    b = make_results_v2(run_id="b", generator="b", metrics={"acd-c": (0.1, 0.05, 0.15)})
     b["metrics"]["acd-c"].update(value=None, ci95=None, n=0)  # e.g. no face found
     write_results(tmp_path / "a", a)
     write_results(tmp_path / "b", b)
@@ -331,3 +381,14 @@ def test_null_metric_value_shows_na_and_takes_no_part_in_best(tmp_path):
     assert cell["value"] is None and cell["ci95"] is None and cell["best"] is False
     frame = pd.read_csv(io.StringIO(render([board], [], "csv")))
     assert frame["value"].isna().sum() == 1
+
+
+def test_the_interval_note_names_the_metrics_with_another_interval(tmp_path):
+    res = make_results_v2(run_id="a", metrics={"ssim": (0.8, 0.7, 0.9), "label-acc": (0.5, 0.3, 0.7)})
+    res["metrics"]["label-acc"]["interval"] = "Wilson score 95%"
+    write_results(tmp_path / "a", res)
+    write_results(tmp_path / "b", make_results_v2(run_id="b", seed=1, metrics={"ssim": (0.8, 0.7, 0.9)}))
+    notes = {b.key: b.notes[0] for b in measured_boards(collect_results([tmp_path]))}
+    assert notes[res["protocol"]["fingerprint"]].startswith(
+        "Cells: value [95% interval: bootstrap over videos, Wilson for label-acc]; bold = best")
+    assert any(n.startswith("Cells: value [95% interval: bootstrap over videos]; ") for n in notes.values())

@@ -1,10 +1,13 @@
 """Leaderboards from results.json files: one table per protocol fingerprint, the paper's numbers apart.
 
-Why the shape: numbers are only comparable when everything in the protocol fingerprint matches
-(:data:`vbench_i2v.results.FINGERPRINT_FIELDS`), so each fingerprint gets its own table and a best
-value is only ever picked inside one table. The paper's reported numbers (``leaderboards/paper.csv``)
-were measured with other tools (OpenFace, their own splits), so they live in their own section,
-marked "reported", and never take part in a best.
+Why the shape: a results file carries two identities (:mod:`vbench_i2v.results`). The protocol
+fingerprint says which clips were scored, so each fingerprint gets its own table; each metric's
+measurement id says how its number was measured (network, contract, weights, precision, paired
+frames, bootstrap), so inside a column a cell is compared only with the cells that share its
+measurement id: a best is picked among those alone, and a column holding several measurements marks
+each group with its own sign and a footnote naming the measurement. The paper's reported numbers
+(``leaderboards/paper.csv``) were measured with other tools (OpenFace, their own splits), so they
+live in their own section, marked "reported", and never take part in a best.
 
 Data flow: results dicts -> a long pandas frame (one row per run x metric) -> :class:`Board` objects
 (one per fingerprint, or per paper table) -> a renderer (markdown, csv, html, latex, json) or a plot.
@@ -29,6 +32,7 @@ pd = LazyModule("pandas")  # imported on first use: `vbench leaderboard --help` 
 from vbench_i2v.errors import InputError
 from vbench_i2v.files import atomic_write_bytes, atomic_write_text
 from vbench_i2v.metrics import registry
+from vbench_i2v.results import describe_measurement
 
 FORMATS = ("markdown", "csv", "html", "latex", "json")
 LEADERBOARD_FORMAT_VERSION = 1
@@ -98,28 +102,32 @@ def measured_frame(runs: list[tuple[str, dict]]) -> pd.DataFrame:
         gen, data, proto = res["generator"], res["dataset"], res["protocol"]
         for metric, m in res["metrics"].items():
             ci = m.get("ci95")
+            prov = m.get("provenance") or {}
             lines.append({
                 "fingerprint": proto["fingerprint"], "run_id": res["run_id"], "source": _portable(source),
                 "generator": gen["name"], "variant": gen.get("variant"),
                 "checkpoint_sha256": gen.get("checkpoint_sha256"),
                 "dataset": data["name"], "split": data["split"], "metric": metric,
                 "value": m["value"], "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
-                "n": m["n"], "extractor": m.get("extractor"), "weights_sha256": m.get("weights_sha256"),
+                "n": m["n"], "measurement": m["measurement"], "measured_as": describe_measurement(m),
+                "interval": m.get("interval"),
+                "extractor": prov.get("extractor"), "weights_sha256": prov.get("weights_sha256"),
             })
     return pd.DataFrame(lines, columns=[
         "fingerprint", "run_id", "source", "generator", "variant", "checkpoint_sha256", "dataset",
-        "split", "metric", "value", "ci_low", "ci_high", "n", "extractor", "weights_sha256"])
+        "split", "metric", "value", "ci_low", "ci_high", "n", "measurement", "measured_as", "interval",
+        "extractor", "weights_sha256"])
 
 
 def _describe(res: dict) -> str:
+    """The clips a table scored (what its fingerprint covers); how each column was measured is in
+    the notes (:func:`_measurement_notes`)."""
     p, d = res["protocol"], res["dataset"]
-    sha = p.get("extractor_weights_sha256")
-    extractor = f"{p['extractor']} (weights sha256 {sha[:12]})" if sha else f"{p['extractor']}"
     max_videos = "all" if p["max_videos"] is None else p["max_videos"]
     return (f"dataset {d['name']}, split {d['split']}, {d['clip_count']} clips; "
             f"{p['frames']} frames at {p['size']}x{p['size']}, frame step {p['frame_step']}, "
             f"{p['conditioning_per_video']} conditioning frames per video, max videos {max_videos}, "
-            f"seed {p['seed']}; extractor {extractor}; fingerprint {p['fingerprint']}")
+            f"seed {p['seed']}; fingerprint {p['fingerprint']}")
 
 
 def _opt(value):
@@ -155,9 +163,10 @@ def _order_runs(per_run: pd.DataFrame, ablation: bool) -> pd.DataFrame:
 
 
 def _mark_best(long: pd.DataFrame) -> pd.Series:
-    """True where a cell holds the best value of its column (ties all bold); never for unknown metrics."""
+    """True where a cell holds the best value among the cells of its column measured the same way
+    (same measurement id; ties all bold); never for unknown metrics or a lone cell."""
     best = pd.Series(False, index=long.index)
-    for (_, metric), col in long.groupby(["dataset", "metric"]):
+    for (_, metric, _), col in long.groupby(["dataset", "metric", "measurement"]):
         direction = registry.direction(metric)
         values = pd.to_numeric(col["value"], errors="coerce").dropna()
         if direction is None or values.empty or len(col) < 2:
@@ -165,6 +174,23 @@ def _mark_best(long: pd.DataFrame) -> pd.Series:
         target = values.max() if direction > 0 else values.min()
         best.loc[values.index[values == target]] = True
     return best
+
+
+def _interval_words(long: pd.DataFrame) -> str:
+    """How the board's intervals were made: a bootstrap over videos, except for the metrics whose
+    results name another interval (e.g. label-acc's "Wilson score 95%": "Wilson for label-acc")."""
+    other: dict[str, list[str]] = {}
+    for metric, interval in zip(long["metric"], long["interval"]):
+        if isinstance(interval, str) and interval.strip():
+            names = other.setdefault(interval.split()[0], [])
+            if metric not in names:
+                names.append(metric)
+    parts = ["bootstrap over videos"]
+    for kind, names in other.items():
+        names = sorted(names, key=_metric_key)
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        parts.append(f"{kind} for {listed}")
+    return ", ".join(parts)
 
 
 def _n_note(long: pd.DataFrame) -> str:
@@ -183,16 +209,35 @@ def _n_note(long: pd.DataFrame) -> str:
     return "N (clips) per column: " + "; ".join(parts) + "."
 
 
-def _extractor_notes(long: pd.DataFrame) -> tuple[list[str], pd.Series]:
-    """A column whose metric used different networks gets a note and its cells a dagger."""
+MARKS = ("†", "‡", "§", "¶")
+
+
+def _mark(i: int) -> str:
+    return MARKS[i] if i < len(MARKS) else f"{MARKS[i % len(MARKS)]}{i // len(MARKS) + 1}"
+
+
+def _measurement_notes(long: pd.DataFrame) -> tuple[list[str], pd.Series]:
+    """How the board's numbers were measured: one note per measurement id, naming its metrics; a
+    column holding several measurements marks each group of cells with its own sign, and its best
+    is picked inside each group only (see :func:`_mark_best`)."""
     notes, mark = [], pd.Series("", index=long.index)
+    used: dict[str, tuple[str, list[str]]] = {}
     for (dataset, metric), col in long.groupby(["dataset", "metric"], sort=False):
-        nets = col[["extractor", "weights_sha256"]].fillna("-").apply(tuple, axis=1)
-        if nets.nunique() > 1:
-            mark.loc[col.index] = " †"
-            kinds = ", ".join(sorted({f"{e} ({str(s)[:12]})" for e, s in nets}))
-            notes.append(f"† {dataset}/{metric} was computed with different networks ({kinds}): "
-                         "not comparable within the column.")
+        for mid, text in dict(zip(col["measurement"], col["measured_as"])).items():
+            used.setdefault(mid, (text, []))[1].append(metric)
+    notes += [f"Measurement {mid}: {text} ({', '.join(dict.fromkeys(metrics))})."
+              for mid, (text, metrics) in used.items()]
+    signs = 0
+    for (dataset, metric), col in long.groupby(["dataset", "metric"], sort=False):
+        groups = list(dict.fromkeys(col["measurement"]))
+        if len(groups) < 2:
+            continue
+        for mid in groups:
+            sign = _mark(signs)
+            signs += 1
+            mark.loc[col.index[col["measurement"] == mid]] = f" {sign}"
+            notes.append(f"{sign} {dataset}/{metric} measured as {mid} ({used[mid][0]}): compared only with "
+                         f"the cells marked {sign}.")
     return notes, mark
 
 
@@ -225,17 +270,16 @@ def measured_boards(runs: list[tuple[str, dict]]) -> list[Board]:
         long["row"] = long["run_id"].map(labels)
         long["text"] = [_fmt(m, v) + (f" [{_fmt(m, lo)}, {_fmt(m, hi)}]" if lo is not None and lo == lo else "")
                         for m, v, lo, hi in zip(long["metric"], long["value"], long["ci_low"], long["ci_high"])]
-        long["best"] = _mark_best(long)
-        ex_notes, long["mark"] = _extractor_notes(long)
-        long.loc[long["mark"] != "", "best"] = False  # no best where the numbers are not comparable
+        long["best"] = _mark_best(long)  # inside each measurement of a column
+        ex_notes, long["mark"] = _measurement_notes(long)
         columns = sorted({(d, m) for d, m in zip(long["dataset"], long["metric"])},
                          key=lambda c: (c[0], _metric_key(c[1])))
         res = by_fp[fp]
         name = res["dataset"]["name"]
         title = (f"Ablation of {long['generator'].iloc[0]} on {name} (protocol {fp})" if ablation
                  else f"{name} (protocol {fp})")
-        notes = ["Cells: value [95% interval: bootstrap over videos, Wilson for label-acc]; "
-                 "bold = best in its column."]
+        notes = [f"Cells: value [95% interval: {_interval_words(long)}]; "
+                 "bold = best in its column among the cells of the same measurement."]
         notes += [_n_note(long)] + ex_notes + _ceiling_notes([r for _, r in runs
                                                               if r["protocol"]["fingerprint"] == fp])
         boards.append(Board(key=fp, title=title, description=_describe(res),
@@ -380,7 +424,7 @@ def render_csv(measured: list[Board], reported: list[Board]) -> str:
             f.insert(2, "layout", b.layout)
             frames.append(f)
     columns = ["section", "board", "layout", "row", "generator", "variant", "run_id", "dataset",
-               "metric", "value", "ci_low", "ci_high", "n", "best", "text", "extractor",
+               "metric", "value", "ci_low", "ci_high", "n", "best", "text", "measurement", "extractor",
                "weights_sha256", "checkpoint_sha256", "page", "source"]
     if not frames:
         return ",".join(columns) + "\n"
@@ -416,7 +460,7 @@ def render_html(measured: list[Board], reported: list[Board]) -> str:
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "†": r"$^\dagger$"}
+                  "†": r"$^\dagger$", "‡": r"$^\ddagger$", "§": r"\S{}", "¶": r"\P{}"}
 
 
 def latex_escape(text: str) -> str:
@@ -456,10 +500,12 @@ def _json_board(board: Board) -> dict:
             **{k: _plain(first.get(k)) for k in ("generator", "variant", "run_id", "source")
                if k in cells.columns},
             "cells": {f"{d}/{m}": {"value": _plain(v), "ci95": None if lo is None or lo != lo else [lo, hi],
-                                   "n": _plain(n), "best": bool(b), "text": t}
-                      for d, m, v, lo, hi, n, b, t in zip(cells["dataset"], cells["metric"], cells["value"],
-                                                          cells["ci_low"], cells["ci_high"], cells["n"],
-                                                          cells["best"], cells["text"])},
+                                   "n": _plain(n), "best": bool(b), "text": t,
+                                   **({"measurement": mid} if board.layout != "reported" else {})}
+                      for d, m, v, lo, hi, n, b, t, mid in zip(
+                          cells["dataset"], cells["metric"], cells["value"], cells["ci_low"], cells["ci_high"],
+                          cells["n"], cells["best"], cells["text"],
+                          cells["measurement"] if "measurement" in cells.columns else [None] * len(cells))},
         })
     return {"key": board.key, "title": board.title, "description": board.description,
             "layout": board.layout, "protocol": board.protocol,

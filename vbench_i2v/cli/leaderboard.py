@@ -1,4 +1,5 @@
-"""`vbench leaderboard`: tables (and a plot) from results.json files, one table per protocol fingerprint."""
+"""`vbench leaderboard`: tables (and a plot) from results.json files (schema 2, or 1 migrated on
+reading), one table per protocol fingerprint, bests only among cells of one measurement id."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ DEFAULT_RUNS = Path("runs")
               help=f"Reported numbers file (default: {PAPER_CSV.name} in the repo's leaderboards/).")
 def leaderboard(runs, fmt, out, plot, reported, paper_csv):
     """Build a leaderboard from RUNS: run dirs, results.json files, or folders holding run dirs
-    (default: ./runs if it exists). Rows with different protocol fingerprints are never compared."""
+    (default: ./runs if it exists). Rows with different protocol fingerprints (other clips) are
+    never compared; inside a column only cells of the same measurement id are."""
     if not runs and DEFAULT_RUNS.is_dir():
         runs = (DEFAULT_RUNS,)
     measured = measured_boards(collect_results(runs)) if runs else []

@@ -100,6 +100,13 @@ def load_run(path) -> StudyRun:
     if run_id is not None and not (isinstance(run_id, str) and run_id.strip()):
         raise InputError(f"{results_path}: field run_id must be a non-empty string, got {run_id!r:.60}")
     fingerprint = _text_or_none(results, "protocol", "fingerprint", results_path)
+    if results.get("schema_version") == 1:  # the clips' fingerprint of schema 2, so old and new runs match
+        from vbench_i2v.results import migrate_results
+
+        try:
+            fingerprint = migrate_results(results, results_path)["protocol"]["fingerprint"]
+        except InputError:
+            pass  # an incomplete file: only the fields used here are checked
     generator = _text_or_none(results, "generator", "name", results_path)
     clips_path = root / "clips.csv"
     if not clips_path.is_file():
