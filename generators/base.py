@@ -424,6 +424,16 @@ class GeneratorBackend:
             raise InputError(f"{weights}: weights do not match the config ({first})") from None
         return model.to(device)
 
+    # --- what a run records about the route (see vbench_i2v.run) ----------------------
+    def source_record(self) -> dict:
+        """Extra fields of results.json's ``generator`` section: how the clips were made. A backend
+        says ``source: backend``; an adapter (a callable, :mod:`.callable_backend`) says more."""
+        return {"source": "backend"}
+
+    def identity_sha256(self) -> str | None:
+        """What names the run folder when there is no checkpoint (None: nothing beyond the config)."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, num_classes={self.num_classes}, config={self.config})"
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "leaderboard": ("vbench_i2v.cli.leaderboard:leaderboard", "Build a leaderboard from results.json files."),
     "metrics": ("vbench_i2v.cli.metrics:metrics_cmd", "Score generated videos against real ones."),
     "probes": ("vbench_i2v.cli.probes:probes_group", "Train probe networks on a dataset's training split."),
+    "protocol": ("vbench_i2v.cli.protocol:protocol_group", "Export the protocol kit for a generator outside the package."),
     "run": ("vbench_i2v.cli.run:run_cmd", "Generate a dataset's test clips with a generator, score, record."),
     "sanity": ("vbench_i2v.cli.sanity:sanity_cmd", "How every metric responds to controlled corruptions of real videos."),
     "study": ("vbench_i2v.cli.study:study_group", "Rater studies: pairwise preference between methods."),
