@@ -16,7 +16,7 @@ import importlib
 from dataclasses import replace
 from pathlib import Path
 
-from vbench_i2v.catalog import EXTRACTORS, IDENTITY_EMBEDDERS
+from vbench_i2v.catalog import EXTRACTORS, IDENTITY_EMBEDDERS, IMAGE_NETWORKS
 from vbench_i2v.specs import ExtractorSpec, InputContract, WeightSpec
 
 VIDEO_EXTRACTORS = EXTRACTORS  # names of the video feature extractors (kept for older callers)
@@ -26,7 +26,7 @@ FOLDER_LOADERS = ["vbench_i2v.probes.folder:load_probe_folder"]
 
 
 def _table(family: str) -> dict[str, ExtractorSpec]:
-    return IDENTITY_EMBEDDERS if family == "identity" else EXTRACTORS
+    return {"identity": IDENTITY_EMBEDDERS, "image": IMAGE_NETWORKS}.get(family, EXTRACTORS)
 
 
 def extractor_spec(name: str, family: str = "video") -> ExtractorSpec:
@@ -34,7 +34,7 @@ def extractor_spec(name: str, family: str = "video") -> ExtractorSpec:
 
     table = _table(family)
     if name not in table:
-        what = "identity embedder" if family == "identity" else "feature extractor"
+        what = {"identity": "identity embedder", "image": "image network"}.get(family, "feature extractor")
         raise InputError(f"unknown {what} {name!r} (known: {', '.join(sorted(table))}, or a probe folder)")
     return table[name]
 
