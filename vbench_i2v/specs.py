@@ -26,6 +26,12 @@ class WeightSpec:
     sha256: str | None = None
     packaged: str | None = None  # path inside the installed package for shipped weights
     used_by: tuple[str, ...] = field(default_factory=tuple)
+    # A file that another Python package ships (installed by a vbench-i2v extra), found without
+    # importing that package: ``in_package`` is "import_name/path/inside/it", ``requirement`` the
+    # pinned package whose file ``sha256`` is, ``extra`` the vbench-i2v extra that installs it.
+    in_package: str | None = None
+    requirement: str | None = None
+    extra: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,13 +82,63 @@ class InputContract:
                              "(crop or pad the videos first)")
 
 
+FRAME_KERNELS = ("bicubic", "bilinear")
+FRAME_PIXELS = ("float", "pil-uint8")
+
+
+@dataclass(frozen=True)
+class FrameRecipe:
+    """How a per-frame image network's input is made from one uint8 ``H x W x 3`` frame, as the
+    numbers the code consumes (torchvision's ``Resize(int)`` then ``CenterCrop`` semantics).
+
+    The shorter side goes to ``short_side`` and the longer to ``int(short_side * long / short)``
+    (unchanged sizes are not resampled); ``kernel`` is ``F.interpolate``'s mode with
+    ``align_corners=False`` (bicubic a = -0.75; with ``antialias`` torch's PIL-like filter, a = -0.5,
+    widened when shrinking); ``crop`` a centre square (offsets ``int(round((H - crop) / 2))``) or
+    None (the network takes the frame's aspect ratio). ``pixels``: ``float`` resizes float32
+    0..255 frames without rounding or clamping (VBench's decoded tensors); ``pil-uint8`` resizes
+    each frame as an 8-bit PIL image (always area-aware, rounded), as VBench-I2V treats the
+    conditioning image. Then ``/ 255`` and ``(x - mean) / std``.
+    """
+
+    short_side: int
+    kernel: str
+    antialias: bool
+    crop: int | None
+    pixels: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    max_aspect: float = 4.0
+    source: str = ""
+
+    def __post_init__(self):
+        if self.kernel not in FRAME_KERNELS or self.pixels not in FRAME_PIXELS:
+            raise ValueError(f"FrameRecipe: kernel one of {FRAME_KERNELS}, pixels one of {FRAME_PIXELS}")
+        if self.pixels == "pil-uint8" and not self.antialias:
+            raise ValueError("FrameRecipe: PIL resampling is always antialiased (antialias=True)")
+        if self.crop is not None and not 0 < self.crop <= self.short_side:
+            raise ValueError("FrameRecipe: the crop must fit inside the resized shorter side")
+
+    def contract(self) -> InputContract:
+        """The recipe as the input contract that provenance and fingerprints record."""
+        pix = ("float 0..255 pixels, not rounded or clamped" if self.pixels == "float"
+               else "PIL on the 8-bit image, rounded to 0..255")
+        text = (f"shorter side to {self.short_side} (longer side int({self.short_side}*long/short)), "
+                f"{self.kernel} (align_corners=False), antialias {'on' if self.antialias else 'off'}, {pix}")
+        return InputContract(
+            frames=None, sampling="per-frame", size=(self.crop, self.crop) if self.crop else None,
+            resize=text, value_range=(0.0, 1.0), mean=tuple(self.mean), std=tuple(self.std),
+            max_aspect=self.max_aspect, crop="centre" if self.crop else "none", note=self.source)
+
+
 @dataclass(frozen=True)
 class ExtractorSpec:
     """A registered scoring network: a timm-style pretrained entry.
 
     ``family``: ``video`` (``features(videos) -> N x dim``, for set-level metrics) or ``identity``
-    (``embed(frames) -> (N x dim, fallbacks)``, for ACD). ``build`` is ``"module:Class"``; the class
-    is constructed as ``Class(weights_path, device=..., batch_size=...)``.
+    (``embed(frames) -> (N x dim, fallbacks)``, for ACD) or ``image`` (``embed_frames(frames, use)
+    -> N x dim`` under the named use's ``FrameRecipe``, for VBench's dimensions). ``build`` is
+    ``"module:Class"``; the class is constructed as ``Class(weights_path, device=..., batch_size=...)``.
     """
 
     name: str
@@ -97,7 +153,25 @@ class ExtractorSpec:
     extra_weights: tuple[WeightSpec, ...] = ()  # further files the network needs (e.g. a pooler)
     build_kwargs: tuple[tuple[str, object], ...] = ()  # fixed constructor arguments (e.g. an FVD route)
     seconds_per_clip_cpu: float | None = None  # measured on one core; announced before long CPU jobs
+    # per-frame image networks (family "image"): each metric use's preprocessing, by name; ``contract``
+    # is the first use's (``FrameRecipe.contract()``)
+    uses: tuple[tuple[str, FrameRecipe], ...] = ()
 
     def provenance(self) -> dict:
         return {"name": self.name, "family": self.family, "dim": self.dim,
                 "weights": self.weights.name, "contract": self.contract.as_dict()}
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A family of per-video scoring models that metrics ask for by name (``MetricSpec.needs_model``).
+
+    ``build`` is ``"module:function"``, called once per scoring call as
+    ``function(extractor, identity, device, ctx) -> model`` (the plan's ``extractor`` and
+    ``identity`` choices, the device, the metrics' Context); the model has ``name`` and
+    ``weights_sha256`` and, where it has one, ``contract`` or ``spec.contract``.
+    """
+
+    name: str
+    build: str
+    description: str
