@@ -61,18 +61,19 @@ def _worker(rank: int, world: int, port: int, threads: int, root: str, metrics: 
     import vbench_i2v.feature_extractors as fx
     from vbench_i2v import distributed
     from vbench_i2v.metrics.engine import compute_metrics
+    from vbench_i2v.metrics.plan import ScorePlan
 
     ex = random_resnext_extractor()
     fx.build_video_extractor = lambda name, **kw: ex
     distributed.init("cpu")
     distributed.barrier()
     t = time.perf_counter()
-    res = compute_metrics(Path(root) / "real", Path(root) / "fake", metrics=metrics, seed=0,
-                          bootstrap_reps=200, set_bootstrap_reps=10)
+    res = compute_metrics(Path(root) / "real", Path(root) / "fake", ScorePlan(metrics=metrics, seed=0,
+                          bootstrap_reps=200, set_bootstrap_reps=10))
     elapsed = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     Path(out_dir, f"rank{rank}.json").write_text(json.dumps(
-        {"elapsed": elapsed, "peak_mb": peak_mb, "metrics": {k: v["value"] for k, v in res["metrics"].items()}}))
+        {"elapsed": elapsed, "peak_mb": peak_mb, "metrics": {k: v["value"] for k, v in res.metrics.items()}}))
     distributed.teardown()
 
 

@@ -123,12 +123,13 @@ def select(trials: list[dict]) -> dict:
 
 # --- one trial ----------------------------------------------------------------------------------
 
-def score_validation(model, dataset, seed: int = 0, batch: int = 32) -> dict:
+def score_validation(model, dataset, seed: int = 0, batch: int = 32, device: str = "cpu") -> dict:
     """Generate every validation clip from its first frame and label; score against the real clips."""
     import torch
 
     from vbench_i2v import tensors
     from vbench_i2v.metrics.engine import compute_metrics
+    from vbench_i2v.metrics.plan import ScorePlan
 
     refs = dataset.clips("validation", per_video=1, seed=seed)
     real = {r.clip_id: dataset.load_clip(r) for r in refs}
@@ -141,9 +142,9 @@ def score_validation(model, dataset, seed: int = 0, batch: int = 32) -> dict:
         with torch.no_grad():
             out = tensors.video_from_model(model.generate(firsts, labels, generator=gen))
         fake.update({r.clip_id: v for r, v in zip(chunk, out)})
-    res = compute_metrics(real, fake, metrics=list(VAL_METRICS), extractor=EXTRACTOR, seed=seed,
-                          labels={r.clip_id: r.record.label for r in refs})
-    m = res["metrics"] if "metrics" in res else res
+    plan = ScorePlan(metrics=tuple(VAL_METRICS), extractor=EXTRACTOR, seed=seed,
+                     labels={r.clip_id: r.record.label for r in refs}, device=device)
+    m = compute_metrics(real, fake, plan).metrics
     row = {"val_clips": len(refs)}
     for name in VAL_METRICS:
         key = "val_" + name.replace("-", "_")
@@ -152,10 +153,11 @@ def score_validation(model, dataset, seed: int = 0, batch: int = 32) -> dict:
     return row
 
 
-def run_trial(backend: str, trial: dict, steps: int, work: Path, seed: int = 0) -> dict:
+def run_trial(backend: str, trial: dict, steps: int, work: Path, seed: int = 0, device: str = "cpu") -> dict:
     import torch
 
     from vbench_i2v.generators import training
+    from vbench_i2v.generators.train_checkpoint import STATE_FILE
     from vbench_i2v.generators.registry import get_generator, load_checkpoint
 
     folder = work / f"{backend}-t{trial['trial']}"
@@ -166,26 +168,26 @@ def run_trial(backend: str, trial: dict, steps: int, work: Path, seed: int = 0) 
     cls = get_generator(backend)
     overrides = {"batch_size": BATCH, "lr_d": trial["lr_d"], L1_FIELD: trial[L1_FIELD]}
     cfg = cls.make_config(PRESET, WIDTH, overrides)
-    resume = (folder / training.STATE_FILE).exists()
+    resume = (folder / STATE_FILE).exists()
     t0 = time.time()
     if resume:
-        model = load_checkpoint(folder)
+        model = load_checkpoint(folder, device=device)
     else:
         torch.manual_seed(seed)
-        model = cls(cfg, ds.num_classes, ds.labels, ds.name)
+        model = cls(cfg, ds.num_classes, ds.labels, ds.name, device=device)
     training.train(model, ds, folder, steps=steps, seed=seed, resume=resume, progress_bar=False,
                    sample_every=10**9, checkpoint_every=10**9)
     train_s = time.time() - t0
-    model = load_checkpoint(folder)
+    model = load_checkpoint(folder, device=device)
     for m in model.nets.values():
         m.eval()
     t1 = time.time()
     row = {"backend": backend, **trial, "preset": PRESET, "width": WIDTH, "batch_size": BATCH, "steps": steps,
            "seed": seed, "train_subjects": len(ds.subjects()["train"]) - len(ds.val_subjects),
            "val_subjects": " ".join(ds.val_subjects), "train_seconds": round(train_s, 1),
-           **score_validation(model, ds, seed=0), "score_seconds": None, "checkpoint": str(folder),
+           **score_validation(model, ds, seed=0, device=device), "score_seconds": None, "checkpoint": str(folder),
            "command": f"python scripts/equal_budget.py tune --backend {backend} --trials {trial['trial']} "
-                      f"--steps {steps} --work {work}"}
+                      f"--steps {steps} --work {work}" + (f" --device {device}" if device != "cpu" else "")}
     row["score_seconds"] = round(time.time() - t1, 1)
     done.write_text(json.dumps(row, indent=2))
     return row
@@ -321,6 +323,9 @@ def main(argv=None) -> int:
     t.add_argument("--steps", type=int, required=True)
     t.add_argument("--work", type=Path, default=Path("/tmp/equal_budget/tune"))
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--device", default="cpu",
+                   help="auto, cpu or cuda[:N] (default cpu: the published tuning ran there); CUDA runs use "
+                        "deterministic kernels and IEEE fp32 (no TF32)")
     c = sub.add_parser("collect", help="trials.csv/json, the winners, and their checkpoints")
     c.add_argument("--work", type=Path, default=Path("/tmp/equal_budget/tune"))
     c.add_argument("--out", type=Path, default=ROOT / "leaderboards" / "synthetic-tuning")
@@ -342,10 +347,13 @@ def main(argv=None) -> int:
         return 0
     import torch
 
+    from vbench_i2v.devices import setup_device
+
     torch.set_num_threads(args.threads)
+    device = str(setup_device(args.device, deterministic=True))
     grid = grid_for(args.backend)
     for i in (int(x) for x in args.trials.split(",")):
-        row = run_trial(args.backend, grid[i], args.steps, args.work)
+        row = run_trial(args.backend, grid[i], args.steps, args.work, device=device)
         print(json.dumps({k: row[k] for k in ("backend", "trial", "lr_d", L1_FIELD, "val_fid", "val_label_acc")}),
               flush=True)
     return 0

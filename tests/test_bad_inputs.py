@@ -529,6 +529,130 @@ def test_weights_bad_names_and_files(tmp_path):
     assert_one_error_line(*invoke(["weights", "fetch", ""], tmp_path), ("must not be empty",))
 
 
+# Dataset loaders and protocol functions: each case that used to end in a ValueError traceback
+# (or scored silently wrong pixels) is now one Error line naming the folder or file and the rule.
+def _npz_clip(path: Path, frames: int = 4, size: int = 8, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, video=np.random.default_rng(seed).integers(0, 256, (frames, size, size, 3), dtype=np.uint8))
+    return path
+
+
+def _export(tmp_path, root, *extra, dataset="folder"):
+    return invoke(["datasets", "export", dataset, "--data-root", root, "--out", tmp_path / "out", "--format", "npz",
+                   *extra], tmp_path)
+
+
+def test_folder_dataset_of_one_subject(tmp_path):
+    _npz_clip(tmp_path / "one" / "only.npz")
+    line = assert_one_error_line(*_export(tmp_path, tmp_path / "one"),
+                                 (f"under {tmp_path / 'one'}", "one subject ('only')",
+                                  "needs at least two subjects", "split_file"))
+    assert line.startswith("Error: folder: all 1 video(s)")
+    for n in ("anna_1", "anna_2"):
+        _npz_clip(tmp_path / "same" / f"{n}.npz")
+    assert_one_error_line(*_export(tmp_path, tmp_path / "same", "--option", r"pattern=^(?P<subject>[a-z]+)_"),
+                          ("folder: all 2 video(s) under", "one subject ('anna')", "at least two subjects"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_folder_dataset_split_files(tmp_path):
+    root = tmp_path / "two"
+    for n in ("a", "b"):
+        _npz_clip(root / f"{n}.npz")
+    split = tmp_path / "split.csv"
+    split.write_text("video,split\na,train\nb,train\n")
+    assert_one_error_line(*_export(tmp_path, root, "--option", f"split_file={split}"),
+                          (f"folder: the test split of the videos under {root} is empty",
+                           "the split_file lists no video in it"))
+    split.write_bytes(b"\xff\xfe\x00v\x00")
+    assert_one_error_line(*_export(tmp_path, root, "--option", f"split_file={split}"),
+                          (f"{split}: not a CSV split file (not UTF-8 text)",))
+    split.write_text("video,split\na," + "x" * 200_000 + "\n")  # beyond the csv module's field size limit
+    assert_one_error_line(*_export(tmp_path, root, "--option", f"split_file={split}"),
+                          (f"{split}: not a valid CSV split file", "field larger than field limit"))
+
+
+def test_folder_dataset_frames_without_an_8bit_scale(tmp_path):
+    """A frame folder holding a float TIFF frame is refused naming the frame, not clipped."""
+    tifffile = pytest.importorskip("tifffile")
+    from PIL import Image
+
+    for name in ("a", "b"):
+        clip = tmp_path / "frames" / name
+        clip.mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(clip / f"{i:03d}.png")
+        tifffile.imwrite(clip / "003.tif", np.ones((8, 8), np.float32))
+    line = assert_one_error_line(*_export(tmp_path, tmp_path / "frames", "--split", "train"),
+                                 ("/003.tif: floating-point or signed samples have no agreed scale to 8 bits",))
+    assert line.startswith(f"Error: {tmp_path / 'frames'}")
+
+
+def test_face_crop_on_frames_too_small_for_the_detector(tmp_path):
+    for n in ("a", "b"):
+        _npz_clip(tmp_path / "tiny" / f"{n}.npz", size=12)
+    assert_one_error_line(*_export(tmp_path, tmp_path / "tiny", "--option", "face_crop=true", "--split", "train"),
+                          ("npz: frames of 12x12 pixels are too small for the face detector", "face_crop off"))
+
+
+def test_natops_pattern_with_non_numeric_groups(tmp_path):
+    for n in ("gAs1", "gBs2"):
+        _npz_clip(tmp_path / "nat" / f"{n}.npz")
+    (tmp_path / "nat" / "gAs1.npz").rename(tmp_path / "nat" / "gAs1.avi")  # natops reads containers only
+    (tmp_path / "nat" / "gBs2.npz").rename(tmp_path / "nat" / "gBs2.avi")
+    assert_one_error_line(*_export(tmp_path, tmp_path / "nat", "--option", r"pattern=^g(?P<label>\w)s(?P<subject>\w)$",
+                                   dataset="natops"),
+                          ("gAs1.avi matches pattern", "label ('A') and subject ('1') groups must be numbers"))
+
+
+def test_dataset_and_protocol_functions_refuse_bad_arguments(tmp_path):
+    """Through the Python API: each refusal is a VBenchError (one line), never a ValueError/TypeError."""
+    from vbench_i2v import protocol
+    from vbench_i2v.datasets import get_dataset
+    from vbench_i2v.datasets.natops import parse_segmentation
+    from vbench_i2v.errors import VBenchError
+
+    for n in ("a", "b", "c"):
+        _npz_clip(tmp_path / "f" / n / f"{n}.npz")
+    ds = get_dataset("folder", data_root=tmp_path / "f", cache_dir=tmp_path / "c")
+    rng = protocol.rng_for(0, "x")
+    seg = tmp_path / "seg.txt"
+    seg.write_text("// Subject 1\n1,1,1\n1:0,5\n")
+    cases = [
+        (lambda: protocol.subject_split(["a", "a"], 4, 1, 0), "a subject split needs at least 2 subjects, found 1 ('a')"),
+        (lambda: protocol.clip_starts(40, 0, rng), "clips per video must be a positive integer, got 0"),
+        (lambda: protocol.clip_starts(40, -3, rng), "got -3"),
+        (lambda: protocol.take_clip(np.zeros((4, 2, 2, 3), np.uint8), 4), "clip start 4 is outside the video's 4 frames"),
+        (lambda: ds.clips("test", per_video=-1), "folder: clips per video must be a positive integer, got -1"),
+        (lambda: ds.clips("train", limit=0), "folder: video limit must be a positive integer, got 0"),
+        (lambda: ds.label_id(None), "must be a label name or an integer id, got None"),
+        (lambda: ds.label_id(1.5), "got 1.5"),
+        (lambda: ds.label_id("\u00b2"), "unknown label '\u00b2'"),  # superscript two: isdigit() but not int()
+        (lambda: get_dataset("folder", data_root=tmp_path / "f", seed="x"), "seed must be an integer, got 'x'"),
+        (lambda: parse_segmentation(seg), "seg.txt:3: frame numbers start at 1, got 0"),
+    ]
+    for call, expect in cases:
+        with pytest.raises(VBenchError) as info:
+            call()
+        assert expect in str(info.value) and "\n" not in str(info.value), (expect, str(info.value))
+    assert ds.label_id("b") == 1 and ds.label_id(2) == 2 and ds.label_id("0") == 0
+
+
+def test_weizmann_mocogan_folders_with_non_decimal_digit_names(tmp_path):
+    """A class folder named with a digit int() cannot read (superscript two) is not a class folder."""
+    from PIL import Image
+
+    from vbench_i2v.datasets.weizmann import WeizmannDataset
+
+    for cls in ("0", "\u00b2"):
+        (tmp_path / "actions" / cls).mkdir(parents=True)
+        for i in (0, 1):
+            Image.fromarray(np.zeros((8, 8 * 4, 3), np.uint8)).save(tmp_path / "actions" / cls / f"{i}.jpg")
+    with pytest.warns(UserWarning, match="no subject names"):
+        recs = WeizmannDataset(data_root=tmp_path).records()
+    assert {dict(r.extra)["mocogan_class"] for r in recs} == {0}
+
+
 def test_weights_empty_sha256_record(tmp_path):
     from vbench_i2v import weights as W
 
@@ -586,7 +710,7 @@ def _resume(ds, cls, out, width=1 / 16):
 
 def test_resume_refuses_damaged_training_state(trained):
     from vbench_i2v.errors import InputError
-    from vbench_i2v.generators.training import STATE_FILE
+    from vbench_i2v.generators.train_checkpoint import STATE_FILE
 
     ds, cls, out = trained
     state_path = out / STATE_FILE
@@ -836,3 +960,23 @@ def test_metrics_fake_videos_of_another_size(tmp_path, clip_sets):
                                   (expect,))
     finally:
         gc.collect()  # finish the abandoned prefetch generator here, not in one of its own loader threads
+
+
+# ---------------------------------------------------------------- the VBench dimensions (docs/vbench-dims.md)
+
+@pytest.mark.parametrize("metric, case, expect", [
+    ("temporal-flickering", "one-frame", ("c000: 1 frame, but this needs at least 2",)),
+    ("subject-consistency", "no-weights", ("weights 'dino-vitb16'", "vbench weights fetch dino-vitb16")),
+    ("i2v-subject", "no-conditioning", ("i2v-subject needs the real videos", "--conditioning")),
+    ("i2v-subject", "no-weights", ("weights 'dino-vitb16'",)),
+    ("background-consistency", "no-weights", ("weights 'clip-vit-b32'",)),
+    ("aesthetic-quality", "no-weights", ("weights 'laion-aesthetic-linear'",)),
+    ("dynamic-degree", "no-weights", ("weights 'raft-things'", "vbench weights import raft-things")),
+])
+def test_vbench_dimension_metrics_refuse_in_one_line(tmp_path, monkeypatch, metric, case, expect):
+    """`vbench metrics --fake DIR` (no --real) with each new metric: a clip too short, no conditioning
+    image, or the network's weights not imported (an empty weights home) is one Error line."""
+    monkeypatch.setenv("VBENCH_I2V_HOME", str(tmp_path / "home"))
+    fake = _clips(tmp_path / "fake", frames=1 if case == "one-frame" else 8)
+    extra = ["--conditioning", _clips(tmp_path / "cond", frames=1)] if metric == "i2v-subject" and case != "no-conditioning" else []
+    assert_one_error_line(*invoke(["metrics", "--fake", fake, "--metrics", metric, *extra], tmp_path), expect)

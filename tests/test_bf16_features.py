@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from vbench_i2v.cli import main as vbench
 from vbench_i2v.errors import InputError
 from vbench_i2v.feature_extractors.resnext3d import resnext101, save_published
+from vbench_i2v.metrics.plan import ScorePlan
 from vbench_i2v.metrics.engine import compute_metrics
 from vbench_i2v.metrics.features import features_file
 from vbench_i2v.metrics.sources import FeatureFile
@@ -67,14 +68,14 @@ def _saved(path, bf16: bool) -> FeatureFile:
 def test_bf16_in_provenance_and_files_not_mixed(setup):
     bf, fp = _saved(setup / "saved_bf16.npz", True), _saved(setup / "saved_fp32.npz", False)
     assert FeatureFile.load(bf.path).bf16 and not FeatureFile.load(fp.path).bf16
-    res = compute_metrics(bf.path, bf.path, metrics=["fid"], bf16=True, set_bootstrap_reps=5)
-    assert res["provenance"]["extractors"][NAME]["bf16"] is True
-    res = compute_metrics(fp.path, fp.path, metrics=["fid"], set_bootstrap_reps=5)
-    assert res["provenance"]["extractors"][NAME]["bf16"] is False
+    res = compute_metrics(bf.path, bf.path, ScorePlan(metrics=["fid"], bf16=True, set_bootstrap_reps=5))
+    assert res.provenance["extractors"][NAME]["bf16"] is True
+    res = compute_metrics(fp.path, fp.path, ScorePlan(metrics=["fid"], set_bootstrap_reps=5))
+    assert res.provenance["extractors"][NAME]["bf16"] is False
     with pytest.raises(InputError, match="made in bf16.*pass --bf16"):  # refused before any network runs
-        compute_metrics(bf.path, setup / "fake", metrics=["fid"], set_bootstrap_reps=5)
+        compute_metrics(bf.path, setup / "fake", ScorePlan(metrics=["fid"], set_bootstrap_reps=5))
     with pytest.raises(InputError, match="made in fp32.*drop --bf16"):
-        compute_metrics(fp.path, setup / "fake", metrics=["fid"], bf16=True, set_bootstrap_reps=5)
+        compute_metrics(fp.path, setup / "fake", ScorePlan(metrics=["fid"], bf16=True, set_bootstrap_reps=5))
 
 
 def test_network_without_bf16_mode_is_one_line(setup):

@@ -10,6 +10,7 @@ from skimage.metrics import peak_signal_noise_ratio
 import vbench_i2v.feature_extractors as fx
 from vbench_i2v.cli.metrics import features_cmd, metrics_cmd
 from vbench_i2v.errors import InputError
+from vbench_i2v.metrics.plan import ScorePlan
 from vbench_i2v.metrics.engine import compute_metrics
 from vbench_i2v.metrics.frechet import frechet_distance
 from vbench_i2v.video_io import write_video
@@ -76,10 +77,10 @@ def test_metrics_cli_json(tmp_path, fake_nets):
 
 def test_same_set_fid_is_zero_and_seeded(tmp_path, fake_nets):
     real, _, _ = _folders(tmp_path)
-    a = compute_metrics(real, real, metrics="fid,kid,ssim", seed=3)
-    b = compute_metrics(real, real, metrics="fid,kid,ssim", seed=3)
-    assert a["metrics"]["fid"]["value"] < 1e-9 and a == b
-    assert a["metrics"]["ssim"]["value"] == pytest.approx(1.0)
+    a = compute_metrics(real, real, ScorePlan(metrics="fid,kid,ssim", seed=3))
+    b = compute_metrics(real, real, ScorePlan(metrics="fid,kid,ssim", seed=3))
+    assert a.metrics["fid"]["value"] < 1e-9 and a == b
+    assert a.metrics["ssim"]["value"] == pytest.approx(1.0)
 
 
 def test_features_npz_in_place_of_folder(tmp_path, fake_nets):
@@ -90,11 +91,11 @@ def test_features_npz_in_place_of_folder(tmp_path, fake_nets):
     with np.load(npz) as z:
         assert z["features"].shape == (12, 6) and list(z["names"])[:2] == ["a/v01", "a/v03"]
         assert {"mu", "sigma"} <= set(z.files)
-    via_npz = compute_metrics(npz, fake, metrics="fid,kid")
-    via_dir = compute_metrics(real, fake, metrics="fid,kid")
-    assert via_npz["metrics"]["fid"]["value"] == pytest.approx(via_dir["metrics"]["fid"]["value"], rel=1e-12)
+    via_npz = compute_metrics(npz, fake, ScorePlan(metrics="fid,kid"))
+    via_dir = compute_metrics(real, fake, ScorePlan(metrics="fid,kid"))
+    assert via_npz.metrics["fid"]["value"] == pytest.approx(via_dir.metrics["fid"]["value"], rel=1e-12)
     with pytest.raises(InputError, match="features file only gives set metrics \\(fid, kid"):
-        compute_metrics(npz, fake, metrics="ssim")
+        compute_metrics(npz, fake, ScorePlan(metrics="ssim"))
 
 
 def test_bad_inputs_give_clear_errors(tmp_path, fake_nets):
@@ -102,16 +103,16 @@ def test_bad_inputs_give_clear_errors(tmp_path, fake_nets):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(InputError, match="no videos found"):
-        compute_metrics(real, empty, metrics="ssim")
+        compute_metrics(real, empty, ScorePlan(metrics="ssim"))
     write_video(fake / "extra.npz", vids["v00"][1])
     with pytest.raises(InputError, match="no real partner .* extra"):
-        compute_metrics(real, fake, metrics="psnr")
+        compute_metrics(real, fake, ScorePlan(metrics="psnr"))
     (fake / "extra.npz").unlink()
     write_video(fake / "v00.npz", vids["v00"][1][:5])
     with pytest.raises(InputError, match="v00: .*equal frame counts"):
-        compute_metrics(real, fake, metrics="ssim")
+        compute_metrics(real, fake, ScorePlan(metrics="ssim"))
     with pytest.raises(InputError, match="unknown metric"):
-        compute_metrics(real, fake, metrics="fvd-typo")
+        compute_metrics(real, fake, ScorePlan(metrics="fvd-typo"))
 
 
 def test_nan_features_are_refused(tmp_path, monkeypatch):
@@ -124,7 +125,7 @@ def test_nan_features_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(fx, "build_video_extractor", lambda name, **kw: NaNExtractor())
     real, fake, _ = _folders(tmp_path, n=3)
     with pytest.raises(InputError, match="NaN"):
-        compute_metrics(real, fake, metrics="fid")
+        compute_metrics(real, fake, ScorePlan(metrics="fid"))
 
 
 def test_cli_error_is_one_line(tmp_path, fake_nets):

@@ -15,6 +15,7 @@ import scipy.stats
 import torch
 
 from vbench_i2v import weights
+from vbench_i2v.metrics.plan import ScorePlan
 from vbench_i2v.metrics.engine import compute_metrics
 
 
@@ -62,15 +63,15 @@ def test_fvd_routes_equal_scipy_frechet_on_independent_features(i3d_home):
     from vbench_i2v.feature_extractors.i3d import I3DFVDExtractor
 
     real, fake = _videos(1, 5), _videos(2, 5)
-    res = compute_metrics(real, fake, metrics="fvd,fvd-styleganv,kvd", seed=0, kid_subset_size=1000,
-                          set_bootstrap_reps=5, bootstrap_reps=5)
-    m = res["metrics"]
+    res = compute_metrics(real, fake, ScorePlan(metrics="fvd,fvd-styleganv,kvd", seed=0, kid_subset_size=1000,
+                          set_bootstrap_reps=5, bootstrap_reps=5))
+    m = res.metrics
     for route, name, ddof in (("fvd", "fvd", 1), ("fvd-styleganv", "fvd-styleganv", 0)):
         ex = I3DFVDExtractor.from_model(i3d_home, route=route, fast=False)
         fr = ex.features(np.stack([real[k] for k in sorted(real)]))
         ff = ex.features(np.stack([fake[k] for k in sorted(fake)]))
         assert m[name]["value"] == pytest.approx(_frechet(fr, ff, ddof), rel=1e-6, abs=1e-6)
-        assert m[name]["extractor"] == ("i3d-kinetics400" if route == "fvd" else "i3d-kinetics400-styleganv")
+        assert m[name]["provenance"]["extractor"] == ("i3d-kinetics400" if route == "fvd" else "i3d-kinetics400-styleganv")
     # KVD: one subset holding every video = the full unbiased MMD^2 with k(x,y) = (x.y/d + 1)^3
     ex = I3DFVDExtractor.from_model(i3d_home, route="fvd", fast=False)
     x = ex.features(np.stack([real[k] for k in sorted(real)]))
@@ -83,10 +84,10 @@ def test_fvd_routes_equal_scipy_frechet_on_independent_features(i3d_home):
         - 2 * kxy.mean()
     assert m["kvd"]["value"] == pytest.approx(mmd, rel=1e-6, abs=1e-9)
     assert m["kvd"]["subset_size"] == 5
-    prov = res["provenance"]["extractors"]
+    prov = res.provenance["extractors"]
     assert prov["i3d-kinetics400"]["contract"]["size"] == [224, 224]
     assert prov["i3d-kinetics400-styleganv"]["contract"]["frames"] == 16
-    assert any("fewer videos than feature dimensions" in w for w in res["provenance"]["warnings"])
+    assert any("fewer videos than feature dimensions" in w for w in res.provenance["warnings"])
 
 
 @pytest.mark.slow
@@ -94,10 +95,10 @@ def test_fvd_of_a_set_against_itself_is_zero_and_short_clips_are_refused(i3d_hom
     from vbench_i2v.errors import InputError
 
     real = _videos(3, 4, t=10)
-    res = compute_metrics(real, dict(real), metrics="fvd", set_bootstrap_reps=5)
-    assert res["metrics"]["fvd"]["value"] == pytest.approx(0.0, abs=1e-6)
+    res = compute_metrics(real, dict(real), ScorePlan(metrics="fvd", set_bootstrap_reps=5))
+    assert res.metrics["fvd"]["value"] == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(InputError, match="needs at least 9"):
-        compute_metrics(_videos(4, 3, t=8), _videos(5, 3, t=8), metrics="fvd")
+        compute_metrics(_videos(4, 3, t=8), _videos(5, 3, t=8), ScorePlan(metrics="fvd"))
 
 
 class _Linear:
@@ -116,8 +117,8 @@ class _Linear:
 
 def test_fid_inf_is_the_intercept_of_its_reported_points():
     real, fake = _videos(6, 30, t=8, size=16), _videos(7, 30, t=8, size=16)
-    res = compute_metrics(real, fake, metrics="fid-inf,fid", extractor=_Linear(), set_bootstrap_reps=5)
-    r = res["metrics"]["fid-inf"]
+    res = compute_metrics(real, fake, ScorePlan(metrics="fid-inf,fid", extractor=_Linear(), set_bootstrap_reps=5))
+    r = res.metrics["fid-inf"]
     pts = np.array(r["points"], float)
     fit = scipy.stats.linregress(1.0 / pts[:, 0], pts[:, 1])
     assert r["value"] == pytest.approx(fit.intercept, rel=1e-9, abs=1e-12)
@@ -127,5 +128,5 @@ def test_fid_inf_is_the_intercept_of_its_reported_points():
     ff = ex.features(np.stack([fake[k] for k in sorted(fake)]))
     full = [p for p in r["points"] if p[0] == 30]
     assert full[0][1] == pytest.approx(_frechet(ff, fr, 1), rel=1e-6)
-    assert res["metrics"]["fid"]["value"] == pytest.approx(_frechet(fr, ff, 1), rel=1e-6)
-    assert "not ResNeXt-101" in res["provenance"]["extractor_note"]
+    assert res.metrics["fid"]["value"] == pytest.approx(_frechet(fr, ff, 1), rel=1e-6)
+    assert "not ResNeXt-101" in res.provenance["extractor_note"]

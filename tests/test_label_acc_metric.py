@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from vbench_i2v.errors import InputError
+from vbench_i2v.metrics.plan import ScorePlan
 from vbench_i2v.metrics.engine import compute_metrics
 
 
@@ -38,8 +39,8 @@ def test_label_acc_equals_a_hand_computation_with_wilson_interval_and_ceiling():
     rng = np.random.default_rng(0)
     fake = {k: np.clip(v.astype(int) + rng.integers(-40, 41, v.shape), 0, 255).astype(np.uint8)
             for k, v in real.items()}
-    res = compute_metrics(real, fake, metrics="label-acc", extractor="synthetic-probe", labels=labels)
-    m = res["metrics"]["label-acc"]
+    res = compute_metrics(real, fake, ScorePlan(metrics="label-acc", extractor="synthetic-probe", labels=labels))
+    m = res.metrics["label-acc"]
     want = _hand_accuracy(fake, labels)
     assert m["value"] == pytest.approx(want, abs=1e-12)
     assert m["value"] == pytest.approx(np.mean(list(m["per_video"].values())), abs=1e-12)
@@ -53,9 +54,9 @@ def test_label_acc_equals_a_hand_computation_with_wilson_interval_and_ceiling():
 def test_label_acc_needs_labels_and_a_classifier():
     _, real, labels = _clips(4)
     with pytest.raises(InputError, match="no conditioning label"):
-        compute_metrics(real, real, metrics="label-acc", extractor="synthetic-probe")
+        compute_metrics(real, real, ScorePlan(metrics="label-acc", extractor="synthetic-probe"))
     with pytest.raises(InputError, match="needs a probe with a class head"):
-        compute_metrics(real, real, metrics="label-acc", labels=labels)
+        compute_metrics(real, real, ScorePlan(metrics="label-acc", labels=labels))
 
 
 @pytest.mark.slow

@@ -35,6 +35,7 @@ from dist_fakes import MeanColourEmbedder, MomentsExtractor
 import vbench_i2v.feature_extractors as fx
 from vbench_i2v.catalog import EXTRACTORS
 from vbench_i2v.metrics import registry
+from vbench_i2v.metrics.plan import ScorePlan
 from vbench_i2v.metrics.engine import DEFAULT_EXTRACTOR, compute_metrics
 from vbench_i2v.protocol import rng_for
 
@@ -242,6 +243,112 @@ def label_acc_reference(c: Case) -> dict:
             for k, v in c.fake.items()}
 
 
+def temporal_flickering_reference(c: Case) -> dict:
+    """VBench's temporal_flickering from its description: per consecutive frame pair the mean over
+    pixels and channels of |x_{t+1} - x_t| (float64), averaged over pairs; (255 - that) / 255."""
+    out = {}
+    for k, v in c.fake.items():
+        f = v.astype(np.float64)
+        out[k] = float((255.0 - np.mean([np.abs(f[t + 1] - f[t]).mean() for t in range(len(f) - 1)])) / 255.0)
+    return out
+
+
+class InjectedFlow:
+    """Stands in for RAFT (dynamic-degree): per pixel a "flow" u = |b - a| averaged over colour / 50,
+    v = 0, at the frame size (32 px frames are already a multiple of 8, so that is RAFT's padded
+    size); batch_size 2 so the metric's batched, early-exiting scan is exercised."""
+
+    name = "injected-flow"
+    weights_sha256 = None
+    batch_size = 2
+
+    def flow(self, a, b):
+        d = np.abs(np.asarray(b, np.float64) - np.asarray(a, np.float64)).mean(-1) / 50.0
+        return np.stack([d, np.zeros_like(d)], 1)
+
+
+def dynamic_degree_reference(c: Case) -> dict:
+    """VBench's dynamic_degree from its description, pair by pair with the stand-in flow: in-memory
+    videos declare no frame rate, so every frame is kept; a pair moves when the mean of its largest
+    int(0.05 H W) magnitudes exceeds 6 min(H, W) / 256; dynamic once round(4 T / 16) pairs moved."""
+    out = {}
+    for k, v in c.fake.items():
+        t, h, w = v.shape[:3]
+        thres, need, moved, dynamic = 6.0 * min(h, w) / 256, round(4 * t / 16), 0, False
+        for i in range(t - 1):
+            f = c.net.flow(v[i:i + 1], v[i + 1:i + 2])[0]
+            mag = np.sort(np.hypot(f[0], f[1]).ravel())[::-1]
+            moved += mag[:int(0.05 * h * w)].mean() > thres
+            if moved >= need:
+                dynamic = True
+                break
+        out[k] = float(dynamic)
+    return out
+
+
+class InjectedImageNet:
+    """Stands in for the per-frame image networks of the VBench dimensions (DINO, CLIP, CLIP + LAION
+    head): a frame's feature is its 4x4 block-mean grey image minus 128 (16-d, so cosines between
+    frames vary and some are negative), scaled by a per-use factor so a wrong use is visible in the
+    aesthetic score (the consistency formulas normalise the scale away, the "image" use adds 3)."""
+
+    weights_sha256 = None
+    dim = 16
+    SCALE = {"subject-consistency": 1.0, "background-consistency": 2.0, "i2v-subject-frames": 1.0,
+             "i2v-subject-image": 1.0, "aesthetic-quality": 0.05}
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def contract_for(self, use):
+        return None
+
+    def embed_frames(self, frames, use=None):
+        f = np.asarray(frames, np.float64).mean(-1)
+        n, h, w = f.shape
+        g = f.reshape(n, 4, h // 4, 4, w // 4).mean((2, 4)).reshape(n, 16) - 128.0
+        if use == "aesthetic-quality":  # the LAION scorer gives one score per frame
+            return self.SCALE[use] * g.sum(1, keepdims=True)
+        return self.SCALE[use] * g + (3.0 if use == "i2v-subject-image" else 0.0)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def consistency_reference(use: str) -> Callable:
+    """VBench's subject/background consistency on the stand-in's features of that use: per video
+    mean_{i>=1} (max(0, cos(f_{i-1}, f_i)) + max(0, cos(f_0, f_i))) / 2 (equal frame counts, so the
+    frame-pair weighted set value is the mean the contract test checks)."""
+
+    def compute(c: Case) -> dict:
+        out = {}
+        for k, v in c.fake.items():
+            f = _unit_rows(c.net.embed_frames(v, use))
+            out[k] = float(np.mean([(max(0.0, f[i - 1] @ f[i]) + max(0.0, f[0] @ f[i])) / 2
+                                    for i in range(1, len(f))]))
+        return out
+
+    return compute
+
+
+def i2v_subject_reference(c: Case) -> dict:
+    """0.4 max_i max(0, cos(g, f_i)) + 0.3 mean + 0.3 min of max(0, cos(f_{i-1}, f_i)); g = the
+    conditioning image (the real partner's first frame) under the image use."""
+    out = {}
+    for k, v in c.fake.items():
+        f = _unit_rows(c.net.embed_frames(v, "i2v-subject-frames"))
+        g = _unit_rows(c.net.embed_frames(c.real[k][:1], "i2v-subject-image"))[0]
+        consec = [max(0.0, f[i - 1] @ f[i]) for i in range(1, len(f))]
+        out[k] = float(0.4 * max(max(0.0, g @ x) for x in f) + 0.3 * np.mean(consec) + 0.3 * min(consec))
+    return out
+
+
+def aesthetic_reference(c: Case) -> dict:
+    """Mean over frames of the scorer's per-frame score, divided by 10."""
+    return {k: float(c.net.embed_frames(v, "aesthetic-quality").mean() / 10.0) for k, v in c.fake.items()}
+
+
 @dataclass(frozen=True)
 class Reference:
     """``compute(case)``: a float or a dict of result fields (set metrics), or ``{video: value}``
@@ -272,6 +379,12 @@ REFERENCES: dict[str, Reference] = {
     "acd-c": Reference(acd_c_reference, network="identity"),
     "acd-i": Reference(acd_i_reference, network="identity"),
     "label-acc": Reference(label_acc_reference, network="classifier", rtol=0, atol=0),
+    "temporal-flickering": Reference(temporal_flickering_reference, rtol=1e-12, atol=1e-12),
+    "dynamic-degree": Reference(dynamic_degree_reference, network="raft", rtol=0, atol=0),
+    "subject-consistency": Reference(consistency_reference("subject-consistency"), network="image"),
+    "background-consistency": Reference(consistency_reference("background-consistency"), network="image"),
+    "i2v-subject": Reference(i2v_subject_reference, network="image"),
+    "aesthetic-quality": Reference(aesthetic_reference, network="image"),
 }
 
 METRICS = registry.all_metrics()
@@ -308,9 +421,10 @@ def test_declared_fields_are_valid(name):
         assert spec.needs_model is None
     else:
         assert callable(spec.per_video) and spec.reduction == "per-video" and not spec.extractor_fixed
-        if spec.needs_model and spec.needs_model != "identity":
-            assert callable(spec.provenance.get("model_builder")), \
-                f"{name}: a per-video metric needing a {spec.needs_model!r} model declares a model_builder"
+        if spec.needs_model:  # its family's builder: the catalog's, or (a plugin family) its own
+            assert callable(spec.model_builder()), \
+                f"{name}: needs a {spec.needs_model!r} model: add its family to catalog.MODEL_FAMILIES " \
+                "or declare provenance['model_builder']"
     assert registry.get_metric(name.upper()) is spec  # looked up case-insensitively
 
 
@@ -378,6 +492,24 @@ def injected(monkeypatch, tmp_path, request):
 
     nets["lpips"] = lpips
     nets["classifier"] = InjectedClassifier()
+    # per-video model families of the VBench dimensions: the stand-in replaces the metric's builder
+    for family, obj in {"raft": InjectedFlow()}.items():
+        nets[family] = obj
+        for spec in METRICS.values():
+            if spec.needs_model == family:
+                monkeypatch.setitem(spec.provenance, "model_builder", lambda *a, _obj=obj, **k: _obj)
+    # per-frame image networks (DINO, CLIP): the catalog builder returns the stand-in by name
+    from vbench_i2v.feature_extractors import image_vit
+
+    image_nets = {}
+
+    def build_image(name, device="cpu", batch_size=None):
+        asked.setdefault("image", []).append(name)
+        image_nets.setdefault(name, resolve(InjectedImageNet(name), "image"))
+        return image_nets[name]
+
+    monkeypatch.setattr(image_vit, "build_image_network", build_image)
+    nets["image"] = InjectedImageNet("any")
     return nets, asked
 
 
@@ -392,14 +524,18 @@ def test_value_equals_the_reference(name, with_frame0, injected):
     real, fake = make_videos()
     frames = np.arange(T) if with_frame0 else np.arange(1, T)
     extra = {"extractor": net, "labels": LABELS} if ref.network == "classifier" else {}
-    got = compute_metrics(real, fake, metrics=[name], include_conditioning_frame=with_frame0, **SETTINGS, **extra)
-    m = got["metrics"][name]
+    got = compute_metrics(real, fake, ScorePlan(metrics=[name], include_conditioning_frame=with_frame0, **SETTINGS, **extra))
+    m = got.metrics[name]
     want = ref.compute(Case(real, fake, frames, net))
     # the engine asked for the network the metric declares, and used the injected one
     if ref.network == "video":
-        assert asked["video"] == [spec.extractor or DEFAULT_EXTRACTOR] and m["extractor"] == net.name
+        assert asked["video"] == [spec.extractor or DEFAULT_EXTRACTOR] and m["provenance"]["extractor"] == net.name
     elif ref.network == "identity":
-        assert len(asked["identity"]) == 1 and got["provenance"]["identity_embedder"] == net.name
+        assert len(asked["identity"]) == 1 and got.provenance["identity_embedder"] == net.name
+    elif ref.network == "image":
+        want_net = {"dino-subject": "dino-vitb16", "dino-i2v": "dino-vitb16", "clip-background": "clip-vit-b32",
+                    "aesthetic": "laion-aesthetic-linear"}[spec.needs_model]
+        assert asked["image"] == [want_net] and m["provenance"]["extractor"] == want_net
     else:
         assert asked == {"video": [], "identity": []}, f"{name} built a network its reference does not inject"
     if spec.kind == "set":
@@ -441,12 +577,12 @@ def test_set_metric_takes_an_extractor_object(name, injected):
     real, fake = make_videos(1)
     obj = InjectedMoments()
     obj.name = "passed-in"
-    got = compute_metrics(real, fake, metrics=[name], extractor=obj, **SETTINGS)
+    got = compute_metrics(real, fake, ScorePlan(metrics=[name], extractor=obj, **SETTINGS))
     assert asked["video"] == [obj]  # the object itself went to the builder, no name
-    assert got["metrics"][name]["extractor"] == "passed-in"
+    assert got.metrics[name]["provenance"]["extractor"] == "passed-in"
     want = reference_for(name).compute(Case(real, fake, np.arange(1, T), obj))
     want = want if isinstance(want, dict) else {"value": want}
-    assert got["metrics"][name]["value"] == pytest.approx(want["value"], rel=1e-6, abs=1e-6)
+    assert got.metrics[name]["value"] == pytest.approx(want["value"], rel=1e-6, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", [n for n, s in METRICS.items() if s.kind == "set" and s.extractor_fixed])
@@ -454,5 +590,5 @@ def test_fixed_extractor_metric_ignores_extractor_argument(name, injected):
     """A metric defined on one network (``extractor_fixed``) asks for that network whatever ``--extractor`` says."""
     _, asked = injected
     real, fake = make_videos(1)
-    compute_metrics(real, fake, metrics=[name], extractor="synthetic-probe", **SETTINGS)
+    compute_metrics(real, fake, ScorePlan(metrics=[name], extractor="synthetic-probe", **SETTINGS))
     assert asked["video"] == [METRICS[name].extractor]

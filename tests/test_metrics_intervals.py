@@ -3,6 +3,7 @@
 import numpy as np
 
 from vbench_i2v.metrics import bootstrap
+from vbench_i2v.metrics.plan import ScorePlan
 from vbench_i2v.metrics.engine import compute_metrics
 
 from dist_fakes import MomentsExtractor  # the 6-d mean/std stand-in
@@ -35,8 +36,8 @@ def test_fid_interval_of_identical_and_shifted_sets_contains_the_value(tmp_path)
     orig = fe.build_video_extractor
     fe.build_video_extractor = lambda name, **kw: MomentsExtractor()
     try:
-        same = compute_metrics(videos, videos, metrics=["fid"], extractor="moments")["metrics"]["fid"]
-        diff = compute_metrics(videos, shifted, metrics=["fid"], extractor="moments")["metrics"]["fid"]
+        same = compute_metrics(videos, videos, ScorePlan(metrics=["fid"], extractor="moments")).metrics["fid"]
+        diff = compute_metrics(videos, shifted, ScorePlan(metrics=["fid"], extractor="moments")).metrics["fid"]
     finally:
         fe.build_video_extractor = orig
     assert same["value"] < 1e-9 and same["ci95"][0] == 0.0 and same["ci95"][0] <= same["value"] <= same["ci95"][1]

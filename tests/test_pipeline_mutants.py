@@ -48,7 +48,9 @@ def test_subject_split_sizes_and_draw(n, n_train, n_test, want_test):
 
 
 def test_subject_split_needs_two_subjects():
-    with pytest.raises(ValueError, match="at least 2"):
+    from vbench_i2v.errors import InputError
+
+    with pytest.raises(InputError, match="at least 2"):
         protocol.subject_split(["a", "a"], 1, 1, seed=0)
     assert protocol.subject_split(["a", "b"], 1, 1, seed=0)["test"] in (["a"], ["b"])
 
@@ -292,7 +294,8 @@ def test_acd_against_loops():
 # ----------------------------------------------------------------------------- results.json
 
 def _results() -> dict:
-    from vbench_i2v.results import fingerprint_fields, protocol_fingerprint
+    """A schema-1 results dict (read and migrated since schema 2; its fingerprint hashes the v1 fields)."""
+    from vbench_i2v.results import FINGERPRINT_FIELDS_V1, fingerprint_fields, protocol_fingerprint
 
     r = {"schema_version": 1, "run_id": "r1",
          "generator": {"name": "g", "config": {}, "checkpoint": None, "checkpoint_sha256": None, "variant": None},
@@ -303,7 +306,7 @@ def _results() -> dict:
          "metrics": {"ssim": {"value": 0.5, "ci95": [0.4, 0.6], "n": 6, "extractor": None}},
          "provenance": {"package_version": "0.1", "torch_version": "2", "device": "cpu", "wall_time_s": 0,
                         "created": "now"}}
-    r["protocol"]["fingerprint"] = protocol_fingerprint(fingerprint_fields(r))
+    r["protocol"]["fingerprint"] = protocol_fingerprint(fingerprint_fields(r), FINGERPRINT_FIELDS_V1)
     return r
 
 
@@ -362,11 +365,11 @@ def _set(r, path, value):
     (("generator", "config"), "x", False), (("provenance",), KeyError, False), (("provenance", "created"), KeyError, False),
 ])
 def test_validate_results_field_by_field(path, value, ok):
-    from vbench_i2v.results import fingerprint_fields, protocol_fingerprint, validate_results
+    from vbench_i2v.results import FINGERPRINT_FIELDS_V1, fingerprint_fields, protocol_fingerprint, validate_results
 
     r = _set(_results(), path, value)
     if ok and path[0] in ("dataset", "protocol"):
-        r["protocol"]["fingerprint"] = protocol_fingerprint(fingerprint_fields(r))
+        r["protocol"]["fingerprint"] = protocol_fingerprint(fingerprint_fields(r), FINGERPRINT_FIELDS_V1)
     if ok:
         assert validate_results(r, "f.json") is r
     else:
@@ -393,21 +396,22 @@ def _pairs(names, t=3):
 
 def test_pairing_provenance_and_the_fake_without_real_message():
     from vbench_i2v.metrics.engine import compute_metrics
+    from vbench_i2v.metrics.plan import ScorePlan
 
     real = _pairs(["a", "b", "c", "d"])
     fake = {k: real[k] for k in ("a", "b")}
-    out = compute_metrics(real, fake, metrics=["psnr"], bootstrap_reps=10)
-    assert out["provenance"]["pairing"] == {"pairs": 2, "real_without_fake": ["c", "d"]}
-    assert any("2 real videos have no fake partner" in w for w in out["provenance"]["warnings"])
+    out = compute_metrics(real, fake, ScorePlan(metrics=["psnr"], bootstrap_reps=10))
+    assert out.provenance["pairing"] == {"pairs": 2, "real_without_fake": ["c", "d"]}
+    assert any("2 real videos have no fake partner" in w for w in out.provenance["warnings"])
     few = {**fake, "x1": real["a"]}
     with pytest.raises(InputError, match=r"no real partner in .* for: x1$"):
-        compute_metrics(real, few, metrics=["psnr"], bootstrap_reps=10)
+        compute_metrics(real, few, ScorePlan(metrics=["psnr"], bootstrap_reps=10))
     five = {**fake, **{f"x{i}": real["a"] for i in range(5)}}
     with pytest.raises(InputError, match=r"for: x0, x1, x2, x3, x4$"):
-        compute_metrics(real, five, metrics=["psnr"], bootstrap_reps=10)
+        compute_metrics(real, five, ScorePlan(metrics=["psnr"], bootstrap_reps=10))
     seven = {**fake, **{f"x{i}": real["a"] for i in range(7)}}
     with pytest.raises(InputError, match=r"for: x0, x1, x2, x3, x4 \(\+2 more\)$"):
-        compute_metrics(real, seven, metrics=["psnr"], bootstrap_reps=10)
+        compute_metrics(real, seven, ScorePlan(metrics=["psnr"], bootstrap_reps=10))
 
 
 def test_summarize_mean_uses_the_run_seed_reps_and_metric_key():

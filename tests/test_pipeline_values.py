@@ -36,6 +36,7 @@ from vbench_i2v.datasets import DATASETS
 from vbench_i2v.datasets.base import VideoDataset, VideoRecord
 from vbench_i2v.generators.base import GeneratorBackend, GeneratorConfig
 from vbench_i2v.generators.registry import GENERATORS
+from vbench_i2v.metrics.plan import ScorePlan
 from vbench_i2v.metrics.engine import compute_metrics
 
 pytestmark = pytest.mark.slow
@@ -321,7 +322,7 @@ def test_run_fid_and_kid_equal_independent_computations_on_the_probe_features(ru
     fid = res["metrics"]["fid"]
     want = frechet_eigvals(fr, ff)
     assert fid["value"] == pytest.approx(want, rel=1e-5)
-    assert fid["n"] == fid["n_real"] == n and fid["extractor"] == "synthetic-probe"
+    assert fid["n"] == fid["n_real"] == n and fid["provenance"]["extractor"] == "synthetic-probe"
     kid = res["metrics"]["kid"]
     assert kid["subset_size"] == n  # min(N, 1000): one subset is every video, so KID is exact
     # rel 1e-6: the stored reference features came from other float32 batches than ours
@@ -365,7 +366,7 @@ def _noisy_pairs(n: int, seed: int, t: int = 4, size: int = 16, offset: float = 
 def test_headline_is_the_mean_and_interval_is_a_95_percent_percentile_bootstrap():
     real, fake = _noisy_pairs(40, seed=3)
     reps = 50_000
-    out = compute_metrics(real, fake, metrics=["psnr", "ssim"], seed=0, bootstrap_reps=reps)["metrics"]
+    out = compute_metrics(real, fake, ScorePlan(metrics=["psnr", "ssim"], seed=0, bootstrap_reps=reps)).metrics
     for name in ("psnr", "ssim"):
         idx = 1 if name == "psnr" else 0
         want = {k: _skimage_pair(fake[k], real[k], range(1, 4))[idx] for k in real}
@@ -398,19 +399,19 @@ def test_headline_is_the_mean_and_interval_is_a_95_percent_percentile_bootstrap(
 def test_fid_equals_scipy_sqrtm_frechet_on_the_injected_extractors_features():
     real, fake = _noisy_pairs(40, seed=5, offset=15.0)
     ex = ProjectionExtractor()
-    out = compute_metrics(real, fake, metrics=["fid"], extractor=ex, seed=0, set_bootstrap_reps=20)["metrics"]["fid"]
+    out = compute_metrics(real, fake, ScorePlan(metrics=["fid"], extractor=ex, seed=0, set_bootstrap_reps=20)).metrics["fid"]
     fr = ex.features(np.stack([real[k] for k in sorted(real)]))
     ff = ex.features(np.stack([fake[k] for k in sorted(fake)]))
     want = frechet_scipy(fr, ff)
     assert want > 1e-3
     assert out["value"] == pytest.approx(want, rel=1e-7)
     assert out["value"] == pytest.approx(frechet_eigvals(fr, ff), rel=1e-7)
-    assert out["n"] == out["n_real"] == 40 and out["extractor"] == "pipeline-projection"
+    assert out["n"] == out["n_real"] == 40 and out["provenance"]["extractor"] == "pipeline-projection"
 
 
 def _kid(real, fake, **kw) -> dict:
-    return compute_metrics(real, fake, metrics=["kid"], extractor=ProjectionExtractor(), bootstrap_reps=2,
-                           **kw)["metrics"]["kid"]
+    return compute_metrics(real, fake, ScorePlan(metrics=["kid"], extractor=ProjectionExtractor(), bootstrap_reps=2,
+                           **kw)).metrics["kid"]
 
 
 def test_kid_with_one_full_subset_is_the_unbiased_mmd2():

@@ -49,7 +49,7 @@ def test_run_writes_complete_results_and_is_reproducible(tmp_path, tiny_checkpoi
     assert r.exit_code == 0, r.output
     run_dir = next(p for p in (tmp_path / "a").iterdir() if not p.name.startswith("_"))
     res = load_results(run_dir)  # validates the schema and the fingerprint
-    assert res["schema_version"] == 1 and res["run_id"] == run_dir.name
+    assert res["schema_version"] == 2 and res["run_id"] == run_dir.name
     g = res["generator"]
     assert g["name"] == "imaginator" and g["config"]["width"] == pytest.approx(1 / 16)
     assert g["checkpoint_sha256"] == sha256_file(tiny_checkpoint / "model.safetensors")
@@ -57,14 +57,15 @@ def test_run_writes_complete_results_and_is_reproducible(tmp_path, tiny_checkpoi
     assert d == {"name": "synthetic", "split": "test", "clip_count": 6, "video_count": 6}
     assert (p["frames"], p["size"], p["frame_step"], p["conditioning_per_video"], p["max_videos"], p["seed"]) == \
         (32, 64, 1, 10, 6, 3)
-    assert p["extractor"] == "synthetic-probe" and len(p["extractor_weights_sha256"]) == 64
+    assert "extractor" not in p and "extractors" not in p  # the protocol is the clips; networks are per metric
     assert p["fingerprint"] == protocol_fingerprint(fingerprint_fields(res))
     assert set(res["metrics"]) == set(METRICS.split(","))
     for name, m in res["metrics"].items():
         assert m["n"] == 6 and m["ci95"][0] <= m["value"] <= m["ci95"][1], name
-    assert res["metrics"]["fid"]["extractor"] == "synthetic-probe"
-    assert res["metrics"]["fid"]["weights_sha256"] == p["extractor_weights_sha256"]
-    assert res["metrics"]["acd-c"]["weights_sha256"] and res["metrics"]["ssim"]["weights_sha256"] is None
+    fid = res["metrics"]["fid"]["provenance"]
+    assert fid["extractor"] == "synthetic-probe" and len(fid["weights_sha256"]) == 64
+    acd, ssim = res["metrics"]["acd-c"]["provenance"], res["metrics"]["ssim"]["provenance"]
+    assert acd["weights_sha256"] and ssim["weights_sha256"] is None and ssim["paired_frames"] == "predicted"
     prov = res["provenance"]
     assert prov["package_version"] and prov["torch_version"] == torch.__version__ and prov["device"] == "cpu"
     assert prov["wall_time_s"] > 0
@@ -77,7 +78,8 @@ def test_run_writes_complete_results_and_is_reproducible(tmp_path, tiny_checkpoi
     np.testing.assert_array_equal(read_video(run_dir / "real" / f"{names[0]}.npz"), ds.load_clip(ref[names[0]]))
     fake = read_video(run_dir / "fake" / f"{names[0]}.npz")
     assert fake.shape == (32, 64, 64, 3)
-    assert list((tmp_path / "a" / "_reference").rglob("real_features_synthetic-probe.npz"))
+    # the feature store beside the runs: the probe's features of the 6 real and 6 fake clips
+    assert len(list((tmp_path / "a" / "_features").rglob("*.npz"))) == 12
     assert "imaginator" in r.output.splitlines()[-3] or "imaginator" in r.output
 
     # same seed, another folder: identical numbers
@@ -150,3 +152,45 @@ def test_nan_from_a_generator_is_a_clear_error_naming_the_clip(tmp_path, monkeyp
     assert r.exit_code == 2
     assert "copy-first-frame produced NaN/inf values for clip id" in r.output
     assert not list(tmp_path.rglob("results.json")) and not list(tmp_path.rglob("fake/*.npz"))
+
+
+def test_a_finished_run_gains_a_network_metric_from_its_clips_without_regenerating(tmp_path, monkeypatch):
+    """`--metrics ssim` then `--metrics ssim,fid`: one run folder, fid scored from the clips on disk
+    (a spy on the generate stage), the same value as a run asked for both at once."""
+    import vbench_i2v.run as run_mod
+
+    def cmd(out, metrics, *extra):
+        return CliRunner().invoke(main, ["run", "--generator", "copy-first-frame", "--dataset", "synthetic",
+                                         "--max-videos", "4", "--conditioning-per-video", "2", "--metrics", metrics,
+                                         "--out", str(out), *extra], catch_exceptions=False)
+
+    assert cmd(tmp_path / "a", "ssim").exit_code == 0
+    (run_dir,) = [p for p in (tmp_path / "a").iterdir() if not p.name.startswith("_")]
+    first = load_results(run_dir)
+    stamps = {p: p.stat().st_mtime_ns for p in sorted(run_dir.rglob("*.npz"))}
+    generated = []
+    real_generate = run_mod.generate_stage
+    monkeypatch.setattr(run_mod, "generate_stage", lambda *a, **k: generated.append(a) or real_generate(*a, **k))
+    r = cmd(tmp_path / "a", "fid,ssim")
+    assert r.exit_code == 0, r.output
+    assert generated == [] and [p for p in (tmp_path / "a").iterdir() if not p.name.startswith("_")] == [run_dir]
+    assert {p: p.stat().st_mtime_ns for p in sorted(run_dir.rglob("*.npz"))} == stamps  # no clip rewritten
+    added = load_results(run_dir)
+    assert added["metrics"]["ssim"] == first["metrics"]["ssim"]  # kept as it was
+    assert added["provenance"]["added_later"][0]["metrics"] == ["fid"]
+    assert added["metrics"]["fid"]["provenance"]["extractor"] == "synthetic-probe"
+    # `ssim,fid` is the same run again: complete, nothing rewritten
+    before = (run_dir / "results.json").read_bytes()
+    assert cmd(tmp_path / "a", "ssim,fid").exit_code == 0 and (run_dir / "results.json").read_bytes() == before
+    # a fresh run asked for both: the same run id and the same numbers and measurements
+    monkeypatch.setattr(run_mod, "generate_stage", real_generate)
+    assert cmd(tmp_path / "b", "ssim,fid").exit_code == 0
+    both = load_results(tmp_path / "b" / run_dir.name)
+    for m in ("ssim", "fid"):
+        # the same clips, networks and seeds in one process: equal up to float summation order
+        assert both["metrics"][m]["value"] == pytest.approx(added["metrics"][m]["value"], rel=1e-9)
+        assert both["metrics"][m]["measurement"] == added["metrics"][m]["measurement"]
+    # a recorded metric asked for with another setting is refused, not silently kept or replaced
+    r = cmd(tmp_path / "a", "ssim", "--include-conditioning-frame")
+    assert r.exit_code == 2 and "ssim is recorded with paired_frames 'predicted'" in r.output
+    assert (run_dir / "results.json").read_bytes() == before

@@ -68,3 +68,29 @@ def test_shipped_checkpoints_are_small_and_match_their_recorded_sha256(tmp_path,
     monkeypatch.setattr(gens, "__file__", str(fake_pkg / "__init__.py"))
     with pytest.raises(InputError, match="does not match the recorded"):
         shipped_checkpoint("vgan", "synthetic")
+
+
+def test_one_run_id_whatever_metrics_or_networks_are_asked_for(tmp_path):
+    """The run folder is keyed by the clips: the metrics (and their networks) asked for are recorded
+    per metric as measurement ids, so adding fid to an ssim run finds the same folder."""
+    from vbench_i2v.results import fingerprint_fields, protocol_fingerprint
+    from vbench_i2v.run import RunSpec, load_stage
+
+    def loaded(metrics, **kw):
+        kw = {"max_videos": 2, "conditioning_per_video": 1, **kw}
+        return load_stage(RunSpec(generator="copy-first-frame", dataset="synthetic", metrics=metrics,
+                                  out=str(tmp_path), device="cpu", **kw))
+
+    runs = [loaded(["ssim"]), loaded(["fid", "ssim"]), loaded(["ssim", "fid"]),
+            loaded(["ssim"], extractor="synthetic-probe", include_conditioning_frame=True)]
+    assert len({r.run_id for r in runs}) == 1 and len({r.run_dir for r in runs}) == 1
+    assert runs[0].protocol == runs[1].protocol == runs[3].protocol
+    # the protocol is the clips only, its fingerprint the documented hash of them
+    p = runs[1].protocol
+    assert set(p) == {"frames", "size", "frame_step", "conditioning_per_video", "max_videos", "seed",
+                      "dataset_options", "dataset_fingerprint", "fingerprint"}
+    flat = fingerprint_fields({"protocol": p, "dataset": runs[1].dataset_block})
+    assert p["fingerprint"] == protocol_fingerprint(flat) and p["fingerprint"][:8] in runs[1].run_id
+    # what does make other clips still makes another folder
+    assert loaded(["ssim"], seed=1).run_id != runs[0].run_id
+    assert loaded(["ssim"], conditioning_per_video=2).run_id != runs[0].run_id

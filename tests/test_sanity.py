@@ -17,7 +17,7 @@ from scipy.ndimage import gaussian_filter
 from vbench_i2v.errors import InputError
 from vbench_i2v.protocol import rng_for
 from vbench_i2v.sanity import corruptions as C
-from vbench_i2v.sanity.report import (BASELINE, CachedExtractor, SanityReport, conditions, default_sanity_metrics,
+from vbench_i2v.sanity.report import (BASELINE, SanityReport, conditions, default_sanity_metrics,
                                       find_flags, markdown, metric_figure, run_sanity, split_halves, write_report)
 
 
@@ -196,25 +196,17 @@ def test_flags_higher_is_better_and_non_finite_values_skipped():
         ("dropped", "blur"), ("frozen", "blur"), ("frozen", "jpeg")}
 
 
-def test_cached_extractor_extracts_each_video_once():
-    class Spy:
-        name, dim, spec, weights_sha256 = "spy", 2, None, None
-
-        def __init__(self):
-            self.seen = 0
-
-        def features(self, videos):
-            self.seen += len(videos)
-            return np.stack([[v.mean(), v.std()] for v in videos.astype(float)])
-
-    spy = Spy()
-    cached = CachedExtractor(spy)
-    vids = np.random.default_rng(0).integers(0, 256, (3, 2, 4, 4, 3), dtype=np.uint8)
-    first = cached.features(vids)
-    np.testing.assert_array_equal(first, Spy().features(vids))
-    again = cached.features(np.stack([vids[2], vids[0], vids[2]]))
-    np.testing.assert_array_equal(again, first[[2, 0, 2]])
-    assert spy.seen == 3 and cached.extracted == 3
+def test_report_extracts_each_clip_once_per_network(tmp_path, synthetic12):
+    """Through the report's feature store, A's and clean B's clips go through the network once for
+    the whole report; kept with ``cache``, a second report extracts nothing and gives the same cells."""
+    kw = dict(metrics="fid,ssim", extractor="synthetic-probe", strengths=1, seed=0, bootstrap_reps=20,
+              set_bootstrap_reps=5)
+    first = run_sanity(synthetic12, cache=tmp_path / "store", **kw)
+    # 6 (A) + 6 (clean B) + 7 corruptions x 6 corrupted clips of B, at most (a corruption may leave a clip as it was)
+    assert 12 < first.meta["features_extracted"] <= 12 + 7 * 6
+    again = run_sanity(synthetic12, cache=tmp_path / "store", **kw)
+    assert again.meta["features_extracted"] == 0
+    assert [r["value"] for r in again.rows] == [r["value"] for r in first.rows]
 
 
 # ------------------------------------------------------------------------ the report

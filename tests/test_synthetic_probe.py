@@ -273,7 +273,7 @@ def test_cli_metrics_with_probe(tmp_path):
     m, prov = result["metrics"], result["provenance"]
     assert set(m) == {"fid", "kid", "acd-c", "acd-i"}
     assert m["fid"]["n"] == m["fid"]["n_real"] == 20
-    assert m["fid"]["extractor"] == "synthetic-probe" and m["fid"]["value"] > 0
+    assert m["fid"]["provenance"]["extractor"] == "synthetic-probe" and m["fid"]["value"] > 0
     assert m["acd-c"]["value"] < 1e-5 and m["acd-i"]["value"] < 1e-5  # static copies of the first frame
     assert prov["extractor"] == prov["identity_embedder"] == "synthetic-probe"
     assert "not ResNeXt-101" in prov["extractor_note"]

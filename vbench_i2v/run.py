@@ -3,12 +3,16 @@
 Each stage is a function whose inputs and outputs are in its signature; :func:`execute` chains
 them. The run folder ``<out>/<run-id>/`` holds ``clips.csv``, ``real/<clip>.npz`` and
 ``fake/<clip>.npz`` (lossless), ``cond/<clip>.png`` (the conditioning frames) and finally
-``results.json``. The run id is a pure function of what was run (generator, variant, dataset and
-its content fingerprint, protocol fingerprint, checkpoint hash, seed), so the same command finds
-its own folder again: an interrupted run resumes with ``--resume`` (stale temp files are removed
-first) and nothing already written is rewritten; a finished run asked for metrics it lacks scores
-them from the clips on disk and rewrites results.json atomically. Real-clip features are stored
-once per (protocol, extractor) under ``<out>/_reference/`` and reused.
+``results.json``. The run id is a pure function of the clips that were made (generator, variant,
+dataset, the protocol fingerprint of the clips, checkpoint hash, seed); the metrics asked for are
+not part of it, so ``--metrics ssim`` and ``--metrics fid,ssim`` find the same folder: an
+interrupted run resumes with ``--resume`` (stale temp files are removed first) and nothing already
+written is rewritten; a finished run asked for metrics it lacks scores them from the clips on disk
+(never regenerating one) and rewrites results.json atomically. Each metric records how it was
+measured (its measurement id, :mod:`vbench_i2v.results`). Scoring is one engine call
+(:func:`score_stage`); every clip's features are kept in the feature store ``<out>/_features/``
+(keyed by network identity and clip content, :mod:`vbench_i2v.metrics.store`) and reused by every
+later run and metric on the same network.
 
 Under torchrun (``torchrun --nproc_per_node N -m vbench_i2v run ...``) each rank generates its share
 of the clips (per-clip noise makes them identical to a 1-process run), scoring is sharded as in
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,7 +38,7 @@ import vbench_i2v
 from vbench_i2v import distributed, protocol
 from vbench_i2v.errors import InputError
 from vbench_i2v.files import sha256_file
-from vbench_i2v.results import SCHEMA_VERSION, protocol_fingerprint, write_results
+from vbench_i2v.results import SCHEMA_VERSION, write_results
 
 log = logging.getLogger(__name__)
 TRAIN_STEPS_IF_MISSING = 2000
@@ -45,7 +48,7 @@ TRAIN_STEPS_IF_MISSING = 2000
 class RunSpec:
     """Everything a run depends on (the CLI fills it; the Python API takes it as keywords)."""
 
-    generator: str
+    generator: str | None  # a backend name, ``module.path:callable``, or None with ``videos``
     dataset: str
     checkpoint: str | None = None
     train_if_missing: bool = False
@@ -62,6 +65,11 @@ class RunSpec:
     dataset_options: dict = field(default_factory=dict)
     include_conditioning_frame: bool = False
     extra: dict = field(default_factory=dict)
+    # a submitted folder of clips instead of a generator (vbench_i2v.submission), named by ``name``;
+    # ``variant``: free text for a submission or a callable generator (``module.path:callable``)
+    videos: str | None = None
+    name: str | None = None
+    variant: str | None = None
 
 
 @dataclass
@@ -81,6 +89,7 @@ class LoadedRun:
     run_id: str
     run_dir: Path
     device: object
+    networks: dict = field(default_factory=dict)  # {name: contract, weights sha256} of the set metrics' networks
 
 
 def shipped_checkpoint(generator: str, dataset: str) -> Path | None:
@@ -132,8 +141,18 @@ def vbench_i2v_home() -> Path:
 
 def _load_generator(spec: RunSpec, ds, device):
     from vbench_i2v.devices import resolve_device
+    from vbench_i2v.generators.callable_backend import CallableGenerator, is_callable_target
     from vbench_i2v.generators.registry import get_generator, load_checkpoint
 
+    if is_callable_target(spec.generator):  # a function imported by path, behind the backend interface
+        if spec.checkpoint or spec.train_if_missing:
+            raise InputError(f"--generator {spec.generator}: a callable loads its own weights; drop "
+                             "--checkpoint/--train-if-missing")
+        return CallableGenerator.from_target(spec.generator, spec.name, ds.num_classes, ds.labels, ds.name,
+                                             device), None
+    if spec.variant is not None or spec.name is not None:
+        raise InputError("--name and --variant go with --videos or a callable --generator module.path:callable "
+                         f"(a backend's variant is its config; {spec.generator!r} is a backend)")
     cls = get_generator(spec.generator)
     if not cls.trainable:
         if spec.checkpoint:
@@ -170,39 +189,23 @@ def _noise_generator(seed: int, clip_id: str):
     import torch
 
     g = torch.Generator()
-    g.manual_seed(int(protocol.rng_for(seed, "noise", clip_id).integers(1 << 62)))
+    g.manual_seed(protocol.noise_seed(seed, clip_id))
     return g
 
 
-def _set_extractors(metrics: list[str], extractor: str) -> dict:
-    """``{extractor name: {contract..., weights_sha256}}`` of every network the set metrics use
-    (verified weights; a missing file gives the exact command to get it)."""
-    from vbench_i2v import feature_extractors, weights
-    from vbench_i2v.metrics.engine import _extractor_for
-    from vbench_i2v.metrics.registry import get_metric
+def _scoring_networks(metrics: list[str], extractor) -> dict:
+    """``{name: identity}`` of the networks the set metrics run on, weights verified (the engine's
+    answer, :func:`vbench_i2v.metrics.engine.networks`)."""
+    from vbench_i2v.metrics.engine import networks
+    from vbench_i2v.metrics.plan import ScorePlan
 
-    out = {}
-    for m in metrics:
-        s = get_metric(m)
-        if s.kind != "set":
-            continue
-        name = _extractor_for(s, extractor)
-        if name in out:
-            continue
-        if Path(str(name)).is_dir() and name not in feature_extractors.EXTRACTORS:
-            ex = feature_extractors.build_video_extractor(name)
-            out[ex.name] = {**ex.spec.provenance(), "weights_sha256": ex.weights_sha256}
-            continue
-        espec = feature_extractors.extractor_spec(name)
-        out[name] = {**espec.provenance(), "weights_sha256": weights.require(espec.weights.name).sha256,
-                     "extra_weights_sha256": {w.name: weights.require(w.name).sha256 for w in espec.extra_weights}}
-    for entry in out.values():  # the contract's numbers identify the protocol; its prose note does not
-        entry["contract"] = {k: v for k, v in entry.get("contract", {}).items() if k != "note"}
-    return out
+    return networks(ScorePlan(metrics=metrics, extractor=extractor))
 
 
 def run_id_for(generator: str, variant: str | None, dataset: str, fingerprint: str,
                checkpoint_sha: str | None, seed: int) -> str:
+    """The run folder's name: what made the clips (``fingerprint`` is the protocol fingerprint of
+    the clips, :data:`vbench_i2v.results.FINGERPRINT_FIELDS`); never the metrics or their networks."""
     import hashlib
 
     tag = f"{generator}_{dataset}_{fingerprint[:8]}_{(checkpoint_sha or 'none')[:8]}_s{seed}"
@@ -232,37 +235,36 @@ def load_stage(spec: RunSpec) -> LoadedRun:
     extractor = spec.extractor or default_extractor(ds)
     metrics = parse_metrics(spec.metrics) if spec.metrics else default_metrics(ds, extractor)
     # the data first (a missing dataset is the first thing to fix), then the extractors' weights
-    refs = ds.clips("test", per_video=spec.conditioning_per_video, seed=spec.seed, limit=spec.max_videos)
+    refs = protocol.test_clips(ds, spec.conditioning_per_video, spec.max_videos, spec.seed)
+    # the networks' weights are checked before any clip is made (a missing file: the command to get it)
     uses_features = any(get_metric(m).kind == "set" or get_metric(m).needs_model for m in metrics)
-    extractors = _set_extractors(metrics, extractor) if uses_features else {}
-    main = next(iter(extractors.items()), (None, {"weights_sha256": None}))
-    if uses_features and not extractors:  # identity metrics only: record the extractor asked for
+    networks = _scoring_networks(metrics, extractor) if uses_features else {}
+    if uses_features and not networks and not Path(str(extractor)).is_dir():  # identity metrics only
         from vbench_i2v import weights
         from vbench_i2v.feature_extractors import extractor_spec
 
-        main = (extractor, {"weights_sha256": weights.require(extractor_spec(extractor).weights.name).sha256})
-    proto = {
-        "frames": protocol.CLIP_FRAMES, "size": protocol.SIZE, "frame_step": ds.frame_step,
-        "conditioning_per_video": spec.conditioning_per_video, "max_videos": spec.max_videos,
-        "seed": spec.seed, "extractor": main[0], "extractor_weights_sha256": main[1]["weights_sha256"],
-        "extractors": extractors,
-        "dataset_options": ds.provenance()["options"],  # canonical, defaults included
-        "dataset_fingerprint": ds.dataset_fingerprint(),
-        "paired_frames": "all" if spec.include_conditioning_frame else "predicted",
-    }
+        weights.require(extractor_spec(extractor).weights.name)
+    # the protocol describes the clips only (its fingerprint keys the run folder); which metrics and
+    # networks score them is recorded per metric, as its measurement id
+    proto = protocol.clip_protocol(ds, spec.conditioning_per_video, spec.max_videos, spec.seed)
     dataset_block = {"name": ds.name, "split": "test", "clip_count": len(refs),
                      "video_count": len({r.record for r in refs})}
-    proto["fingerprint"] = protocol_fingerprint({**proto, "dataset": ds.name, "split": "test"})
 
-    # rank 0 first, alone: it trains a missing checkpoint; then the others load what it wrote
-    loaded = distributed.on_main(lambda: _load_generator(spec, ds, device))
-    model, ckpt = distributed.everywhere(lambda: loaded if distributed.is_main()
-                                         else _load_generator(spec, ds, device))
+    if spec.videos is not None:  # a submitted folder, checked against the clips before anything is written
+        from vbench_i2v.submission import open_submission
+
+        model, ckpt = open_submission(spec.videos, refs, spec.name, spec.variant, ds.num_classes,
+                                      generator=spec.generator), None
+    else:  # rank 0 first, alone: it trains a missing checkpoint; then the others load what it wrote
+        loaded = distributed.on_main(lambda: _load_generator(spec, ds, device))
+        model, ckpt = distributed.everywhere(lambda: loaded if distributed.is_main()
+                                             else _load_generator(spec, ds, device))
     ckpt_sha = sha256_file(Path(ckpt) / "model.safetensors") if ckpt else None
-    variant = config_variant(model)
-    run_id = run_id_for(model.name, variant, ds.name, proto["fingerprint"], ckpt_sha, spec.seed)
+    variant = spec.variant if spec.variant is not None or spec.videos is not None else config_variant(model)
+    run_id = run_id_for(model.name, variant, ds.name, proto["fingerprint"], ckpt_sha or model.identity_sha256(),
+                        spec.seed)
     return LoadedRun(ds, refs, model, Path(ckpt) if ckpt else None, ckpt_sha, variant, metrics, extractor,
-                     proto, dataset_block, run_id, Path(spec.out) / run_id, device)
+                     proto, dataset_block, run_id, Path(spec.out) / run_id, device, networks)
 
 
 # ----------------------------------------------------------------------------- stage 2: generate
@@ -271,10 +273,10 @@ def generate_stage(model, ds, refs, run_dir: Path, seed: int, batch_size: int) -
     """Write real/, fake/ and cond/ for every clip of this rank not yet written; returns how many
     were new. The conditioning image saved in cond/ is exactly the frame the generator saw."""
     import torch
-    from PIL import Image
     from tqdm.auto import tqdm
 
     from vbench_i2v.files import atomic_write_bytes
+    from vbench_i2v.kit import png_bytes
     from vbench_i2v.tensors import video_from_model
     from vbench_i2v.video_io import write_video
 
@@ -285,23 +287,27 @@ def generate_stage(model, ds, refs, run_dir: Path, seed: int, batch_size: int) -
                  f" (rank 0's share of {distributed.world_size()})" if distributed.is_distributed() else "")
     bar = tqdm(total=len(todo), desc=f"generate {model.name}", unit="clip",
                disable=None if distributed.is_main() else True)
+    submitted = getattr(model, "source", None) == "videos"  # a folder of clips (vbench_i2v.submission)
+    if submitted:
+        distributed.on_main(lambda: model.write_manifest(run_dir))
     for i in range(0, len(todo), batch_size):
         chunk = todo[i : i + batch_size]
         reals = np.stack([ds.load_clip(r) for r in chunk])
         conds = np.ascontiguousarray(reals[:, 0])
-        labels = None if model.num_classes == 0 else [r.record.label for r in chunk]
-        zs = [model.sample_z(1, _noise_generator(seed, r.clip_id)) for r in chunk]
-        z = None if zs[0] is None else torch.cat(zs)
-        fake = model.generate(conds, labels, z=z)
-        if not torch.isfinite(fake).all():
-            bad = chunk[int((~torch.isfinite(fake)).flatten(1).any(1).nonzero()[0])].clip_id
-            raise InputError(f"{model.name} produced NaN/inf values for clip {bad}")
-        fake_u8 = video_from_model(fake)
+        if submitted:  # converted once, to the protocol's size, instead of generated
+            fake_u8 = model.clips_for(chunk)
+        else:
+            labels = None if model.num_classes == 0 else [r.record.label for r in chunk]
+            zs = [model.sample_z(1, _noise_generator(seed, r.clip_id)) for r in chunk]
+            z = None if zs[0] is None else torch.cat(zs)
+            fake = model.generate(conds, labels, z=z)
+            if not torch.isfinite(fake).all():
+                bad = chunk[int((~torch.isfinite(fake)).flatten(1).any(1).nonzero()[0])].clip_id
+                raise InputError(f"{model.name} produced NaN/inf values for clip {bad}")
+            fake_u8 = video_from_model(fake)
         for ref, real, cond, fk in zip(chunk, reals, conds, fake_u8):
             write_video(run_dir / "real" / f"{ref.clip_id}.npz", real)
-            buf = io.BytesIO()
-            Image.fromarray(cond).save(buf, format="PNG")
-            atomic_write_bytes(run_dir / "cond" / f"{ref.clip_id}.png", buf.getvalue())
+            atomic_write_bytes(run_dir / "cond" / f"{ref.clip_id}.png", png_bytes(cond))  # as the kit has it
             write_video(run_dir / "fake" / f"{ref.clip_id}.npz", fk)  # last: marks the clip done
         bar.update(len(chunk))
     bar.close()
@@ -318,65 +324,65 @@ def _labels_of(run_dir: Path) -> dict:
     return read_labels(path, allow_unlabelled=True) if path.exists() else {}
 
 
-def score_stage(run_dir: Path, reference_dir: Path, metrics: list[str], extractor: str, seed: int,
+def feature_store_dir(out) -> Path:
+    """The feature store every run under ``out`` shares (``<out>/_features/``): each clip's features
+    are kept per network identity and clip content (:mod:`vbench_i2v.metrics.store`), so the real
+    clips of a protocol are extracted once for every run and metric that uses the network."""
+    return Path(out) / "_features"
+
+
+def score_stage(run_dir: Path, store_dir: Path | None, metrics: list[str], extractor, seed: int,
                 device: str, include_conditioning_frame: bool = False) -> dict:
-    """Score fake/ against real/; real-clip features are computed once per (protocol, extractor)
-    and reused. Returns the results' ``metrics`` block."""
-    from vbench_i2v.metrics.engine import _extractor_for, compute_metrics, features_file
+    """Score fake/ against real/ in one engine call (every clip decoded once; features through the
+    feature store at ``store_dir``), write each metric's artifacts beside the results (e.g.
+    label-acc's confusion.csv), and return the engine's per-metric objects (the results' block)."""
+    from vbench_i2v.metrics.engine import compute_metrics
+    from vbench_i2v.metrics.plan import ScorePlan
     from vbench_i2v.metrics.registry import get_metric
 
-    specs = [get_metric(m) for m in metrics]
-    per_video = [s.name for s in specs if s.kind != "set"]
-    scored: dict = {}
-    by_extractor: dict = {}
-    for s in specs:
-        if s.kind == "set":
-            by_extractor.setdefault(_extractor_for(s, extractor), []).append(s.name)
-    for ex_name, names in by_extractor.items():
-        tag = Path(str(ex_name)).name if Path(str(ex_name)).is_dir() else ex_name
-        ref = reference_dir / f"real_features_{tag}.npz"
-        if ref.exists():
-            log.info("reusing real-clip features %s", ref)
-        else:
-            features_file(run_dir / "real", ex_name, ref, device=device)
-        r = compute_metrics(ref, run_dir / "fake", metrics=names, extractor=ex_name, seed=seed, device=device)
-        for m in names:
-            got = r["metrics"][m]
-            scored[m] = {**got, "weights_sha256": r["provenance"]["weights"].get(got.get("extractor"))}
-    if per_video:
-        r = compute_metrics(run_dir / "real", run_dir / "fake", metrics=per_video, extractor=extractor,
-                            conditioning=run_dir / "cond", seed=seed, device=device, labels=_labels_of(run_dir),
-                            include_conditioning_frame=include_conditioning_frame)
-        ident = r["provenance"].get("identity_embedder")
-        for m in per_video:
-            s = get_metric(m)
-            model = r["provenance"].get("models", {}).get(s.needs_model, {}).get("name") if s.needs_model else None
-            if s.needs_model == "identity":
-                extra = {"extractor": ident, "weights_sha256": r["provenance"]["weights"].get(ident)}
-            elif model:
-                extra = {"extractor": model, "weights_sha256": r["provenance"]["weights"].get(model)}
-            else:
-                extra = {"extractor": None, "weights_sha256": None}
-            scored[m] = {**r["metrics"][m], **extra}
-            if s.needs_model == "identity" and "face_fallback" in r["provenance"]:
-                scored[m]["face_fallback"] = r["provenance"]["face_fallback"]
-    if "label-acc" in scored and "confusion" in scored["label-acc"]:
-        from vbench_i2v.metrics.label_accuracy import write_confusion_csv
-
-        distributed.on_main(lambda: write_confusion_csv(run_dir / "confusion.csv", scored["label-acc"]))
-    block = {}
-    for m in metrics:
-        v = dict(scored[m])
-        v.pop("per_video", None)
-        block[m] = {"value": v.pop("value"), "ci95": v.pop("ci95"), "n": v.pop("n"),
-                    "extractor": v.pop("extractor", None), "weights_sha256": v.pop("weights_sha256", None), **v}
-    return block
+    cond = run_dir / "cond"
+    plan = ScorePlan(metrics=metrics, extractor=extractor, conditioning=cond if cond.is_dir() else None,
+                     labels=_labels_of(run_dir), seed=seed, device=device,
+                     include_conditioning_frame=include_conditioning_frame)
+    scores = compute_metrics(run_dir / "real", run_dir / "fake", plan, store=store_dir)
+    for name, result in scores.metrics.items():
+        spec = get_metric(name)
+        if spec.artifacts is not None:
+            distributed.on_main(lambda: spec.artifacts(result, run_dir))
+    return scores.to_json()["metrics"]
 
 
 # ----------------------------------------------------------------------------- stage 4: record
 
+def _paired_frames(spec: RunSpec) -> str:
+    return "all" if spec.include_conditioning_frame else "predicted"
+
+
+def _scoring_request(metric: str, loaded: LoadedRun, spec: RunSpec) -> dict:
+    """What of this command decides how ``metric`` is measured: the network asked for (set metrics
+    that do not fix theirs, metrics that build a model) and the frames paired metrics score."""
+    from vbench_i2v.metrics.registry import get_metric
+
+    s = get_metric(metric)
+    request = {}
+    if (s.kind == "set" and not s.extractor_fixed) or s.needs_model:
+        ex = str(loaded.extractor)
+        request["extractor"] = str(Path(ex).resolve()) if Path(ex).is_dir() else ex
+    if s.kind == "paired":
+        request["paired_frames"] = _paired_frames(spec)
+    return request
+
+
+def _metric_objects(block: dict) -> dict:
+    """The schema-2 per-metric objects, as the engine returns them (value, ci95, n, measurement,
+    provenance); an object without its ``measurement`` gets it from its provenance."""
+    from vbench_i2v.results import with_measurement
+
+    return {name: with_measurement(m) for name, m in block.items()}
+
+
 def record_stage(loaded: LoadedRun, metric_block: dict, spec: RunSpec, wall_time_s: float) -> dict:
-    """The results dict of the run, written atomically to ``results.json`` by rank 0."""
+    """The results dict of the run (schema 2), written atomically to ``results.json`` by rank 0."""
     import torch
 
     model = loaded.model
@@ -386,18 +392,22 @@ def record_stage(loaded: LoadedRun, metric_block: dict, spec: RunSpec, wall_time
         "generator": {"name": model.name, "config": dataclasses.asdict(model.config),
                       "checkpoint": str(loaded.checkpoint) if loaded.checkpoint else None,
                       "checkpoint_sha256": loaded.checkpoint_sha256,
-                      "variant": loaded.variant, "num_classes": model.num_classes},
+                      "variant": loaded.variant, "num_classes": model.num_classes,
+                      **model.source_record()},  # the route: backend, callable or submitted videos
         "dataset": loaded.dataset_block,
         "protocol": loaded.protocol,
-        "metrics": metric_block,
+        "metrics": _metric_objects(metric_block),
         "provenance": {
             "package_version": vbench_i2v.__version__, "torch_version": torch.__version__,
             "device": str(loaded.device), "wall_time_s": round(wall_time_s, 3),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": spec.extra.get("command"),
             "data": loaded.dataset.provenance(),
+            "scored_with": {m: _scoring_request(m, loaded, spec) for m in metric_block},
         },
     }
+    if getattr(model, "checks", None) is not None:  # a submission's frame-0 checks (vbench_i2v.submission)
+        results["submission_checks"] = model.checks
     distributed.on_main(lambda: write_results(loaded.run_dir, results))
     return results
 
@@ -424,12 +434,38 @@ def _prepare_run_dir(loaded: LoadedRun, resume: bool) -> str:
     return state
 
 
+def _recorded_request(results: dict, metric: str) -> dict:
+    """How a recorded metric was asked for (a version-1 file recorded only its paired frames)."""
+    got = results["provenance"].get("scored_with", {}).get(metric)
+    if got is not None:
+        return got
+    frames = (results["metrics"][metric].get("provenance") or {}).get("paired_frames")
+    return {"paired_frames": frames} if frames else {}
+
+
+def _check_recorded(results: dict, loaded: LoadedRun, spec: RunSpec) -> None:
+    """A metric already in the run was measured as this command would measure it, or a one-line
+    error: a run folder keeps one measurement per metric, never a silently different one."""
+    for m in loaded.metrics:
+        if m not in results["metrics"]:
+            continue
+        got, want = _recorded_request(results, m), _scoring_request(m, loaded, spec)
+        for key, value in want.items():
+            if key in got and got[key] != value:
+                run_dir = loaded.run_dir
+                raise InputError(
+                    f"{run_dir}: {m} is recorded with {key} {got[key]!r}, this command asks for {value!r}; a run "
+                    f"keeps one measurement per metric (score its clips otherwise with `vbench metrics --real "
+                    f"{run_dir}/real --fake {run_dir}/fake --metrics {m} ...`)")
+
+
 def _complete_missing(loaded: LoadedRun, spec: RunSpec) -> dict:
     """A finished run asked for metrics it lacks: score them from the clips on disk (never
-    regenerating a clip) and rewrite results.json atomically."""
+    regenerating a clip) and rewrite results.json atomically (a version-1 file becomes version 2)."""
     from vbench_i2v.results import load_results
 
     results = load_results(loaded.run_dir)
+    _check_recorded(results, loaded, spec)
     missing = [m for m in loaded.metrics if m not in results["metrics"]]
     if not missing:
         log.info("%s: this run is already complete; its results are kept as they are", loaded.run_dir)
@@ -440,9 +476,11 @@ def _complete_missing(loaded: LoadedRun, spec: RunSpec) -> dict:
         raise InputError(f"{loaded.run_dir}: results.json exists but {len(absent)} clip file(s) are missing "
                          f"(e.g. {absent[0]}); cannot add {', '.join(missing)} without regenerating")
     log.info("%s: adding %s from the clips on disk", loaded.run_dir, ", ".join(missing))
-    block = score_stage(loaded.run_dir, Path(spec.out) / "_reference" / loaded.protocol["fingerprint"], missing,
+    block = score_stage(loaded.run_dir, feature_store_dir(spec.out), missing,
                         loaded.extractor, spec.seed, str(loaded.device), spec.include_conditioning_frame)
-    results["metrics"].update(block)
+    results["metrics"].update(_metric_objects(block))
+    results["provenance"].setdefault("scored_with", {}).update(
+        {m: _scoring_request(m, loaded, spec) for m in missing})
     results["provenance"].setdefault("added_later", []).append(
         {"metrics": missing, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
          "command": spec.extra.get("command")})
@@ -466,7 +504,11 @@ def execute(spec: RunSpec) -> dict:
     # every rank its share of the clips; everywhere() is also the barrier before scoring reads them all
     distributed.everywhere(lambda: generate_stage(loaded.model, loaded.dataset, loaded.refs, loaded.run_dir,
                                                   spec.seed, spec.batch_size))
-    block = score_stage(loaded.run_dir, Path(spec.out) / "_reference" / loaded.protocol["fingerprint"],
-                        loaded.metrics, loaded.extractor, spec.seed, str(loaded.device),
-                        spec.include_conditioning_frame)
+    if spec.videos is not None:  # a submission: does frame 0 match each clip's conditioning image?
+        from vbench_i2v.submission import first_frame_checks
+
+        loaded.model.checks = distributed.on_main(lambda: first_frame_checks(loaded.run_dir, loaded.refs,
+                                                                             spec.seed))
+    block = score_stage(loaded.run_dir, feature_store_dir(spec.out), loaded.metrics, loaded.extractor,
+                        spec.seed, str(loaded.device), spec.include_conditioning_frame)
     return record_stage(loaded, block, spec, time.perf_counter() - t0)

@@ -65,7 +65,7 @@ class ExtractorName(NonEmptyText):
 
 
 @click.command("metrics")
-@click.option("--real", type=NonEmptyPath(exists=True), default=None, help="folder of real videos, or a features .npz")
+@click.option("--real", type=NonEmptyPath(exists=True), default=None, help="folder of real videos, or a features .npz (not needed by per-video metrics, nor by conditioned ones given --conditioning)")
 @click.option("--fake", type=NonEmptyPath(exists=True), default=None, help="folder of generated videos, or a features .npz")
 @click.option("--metrics", "metric_list", type=metric_list_type(), default=None,
               help=metric_help("Comma-separated (default: the registry's defaults)"))
@@ -73,7 +73,8 @@ class ExtractorName(NonEmptyText):
 @click.option("--extractor", type=ExtractorName(), default=None,
               help=extractor_help("Network for set metrics that do not fix their own (default: each metric's)"))
 @click.option("--identity", type=ExtractorName("identity"), default=None,
-              help="ACD embedder: facenet-vggface2 or synthetic-probe (default: synthetic-probe with that "
+              help="ACD embedder: facenet-vggface2, dlib-resnet (no weights to import; pip install "
+                   "\"vbench-i2v[dlib]\") or synthetic-probe (default: synthetic-probe with that "
                    "extractor, else facenet-vggface2)")
 @click.option("--conditioning", type=InputDir(), default=None,
               help="folder of conditioning images keyed like the fake videos (ACD-I); default: first real frame")
@@ -95,9 +96,12 @@ class ExtractorName(NonEmptyText):
 @click.option("--bf16", is_flag=True,
               help="feature networks in bf16 (opt-in, faster on CPUs/GPUs with bf16 units; features a little "
                    "off fp32's, recorded in provenance; refused for networks without a bf16 mode)")
+@click.option("--cache", "cache_dir", type=OutputPath("dir"), default=None,
+              help="feature store folder: each clip's features are computed once per network and reused "
+                   "(keyed by the network's name, contract, weights and precision and the clip's content)")
 def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, conditioning, labels_csv,
                 include_conditioning_frame, json_out, seed, device, batch_size, bootstrap_reps, fid_bootstrap_reps,
-                kid_subsets, kid_subset_size, bf16):
+                kid_subsets, kid_subset_size, bf16, cache_dir):
     """Score --fake against --real with the registered metrics (95% CI and N each).
 
     Under torchrun the videos are split across the processes; the numbers equal one process's.
@@ -107,8 +111,9 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
         return
     from vbench_i2v.errors import InputError
 
-    if real is None or fake is None:
-        raise InputError("vbench metrics: --real and --fake are both required (or --list)")
+    if fake is None:
+        raise InputError("vbench metrics: --fake is required (or --list); --real too unless every metric "
+                         "scores the fake videos alone")
     import warnings
 
     from vbench_i2v import distributed, logs, threads
@@ -117,15 +122,16 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
     logs.setup()  # e.g. the expected CPU time of a large network, before it starts
     from vbench_i2v.files import atomic_write_json
     from vbench_i2v.metrics.engine import compute_metrics
+    from vbench_i2v.metrics.plan import ScorePlan
 
     labels = _read_labels(labels_csv) if labels_csv else None
+    plan = ScorePlan(metrics=metric_list, extractor=extractor, identity=identity, conditioning=conditioning,
+                     labels=labels, seed=seed, device=device, batch_size=batch_size, bootstrap_reps=bootstrap_reps,
+                     set_bootstrap_reps=fid_bootstrap_reps, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+                     include_conditioning_frame=include_conditioning_frame, progress=True, bf16=bf16)
     with warnings.catch_warnings():  # each one is in provenance.warnings, printed once below
         warnings.simplefilter("ignore", UserWarning)
-        result = compute_metrics(real, fake, metrics=metric_list, extractor=extractor, conditioning=conditioning,
-                                 seed=seed, identity=identity, device=device, batch_size=batch_size,
-                                 bootstrap_reps=bootstrap_reps, set_bootstrap_reps=fid_bootstrap_reps,
-                                 kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, labels=labels,
-                                 include_conditioning_frame=include_conditioning_frame, progress=True, bf16=bf16)
+        result = compute_metrics(real, fake, plan, store=cache_dir).to_json()
     if not distributed.is_main():
         return  # rank 0 holds the same result and reports it
     click.echo(format_table(result))
@@ -148,7 +154,9 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
 @click.option("--bf16", is_flag=True,
               help="feature networks in bf16 (opt-in, faster on CPUs/GPUs with bf16 units; features a little "
                    "off fp32's, recorded in the file; refused for networks without a bf16 mode)")
-def features_cmd(videos, extractor, out, device, batch_size, bf16):
+@click.option("--cache", "cache_dir", type=OutputPath("dir"), default=None,
+              help="feature store folder (as in `vbench metrics --cache`): stored clips are not recomputed")
+def features_cmd(videos, extractor, out, device, batch_size, bf16, cache_dir):
     """Save per-video features and their mean/covariance, reusable as --real in `vbench metrics`.
 
     Under torchrun the videos are split across the processes and rank 0 writes the file.
@@ -159,7 +167,8 @@ def features_cmd(videos, extractor, out, device, batch_size, bf16):
     threads.apply(large=True)  # before torch's first use: passive OpenMP wait, idle cores (see threads.py)
     logs.setup()
 
-    ff = features_file(videos, extractor, out, device=device, batch_size=batch_size, progress=True, bf16=bf16)
+    ff = features_file(videos, extractor, out, device=device, batch_size=batch_size, progress=True, bf16=bf16,
+                       store=cache_dir)
     if ff is None:  # not rank 0: rank 0 wrote the file and reports it
         return
     click.echo(f"wrote {ff.path}: {len(ff.names)} videos x {ff.features.shape[1]} features "

@@ -15,7 +15,13 @@ from vbench_i2v.cli.types import device_option, BATCH_SIZE, POSITIVE_INT, SEED, 
 
 
 @click.command("run")
-@click.option("--generator", required=True, type=TEXT, help="Backend name (see `vbench generators list`).")
+@click.option("--generator", type=TEXT, default=None,
+              help="Backend name (see `vbench generators list`), or module.path:callable (or file.py:callable), a "
+                   "function (images uint8 BxHxWx3, labels, seeds) -> uint8 BxTxHxWx3 clips.")
+@click.option("--videos", type=InputDir(), default=None,
+              help="Score a folder of submitted clips instead (one per clip of the kit from `vbench protocol export`).")
+@click.option("--name", type=TEXT, default=None, help="The submission's (or callable's) name on the board.")
+@click.option("--variant", type=TEXT, default=None, help="Free text telling this submission's variant apart.")
 @click.option("--dataset", required=True, type=TEXT, help="Dataset name (see `vbench datasets list`).")
 @click.option("--checkpoint", type=InputDir(), default=None,
               help="Checkpoint folder (default: the one shipped for this generator and dataset).")
@@ -36,20 +42,37 @@ from vbench_i2v.cli.types import device_option, BATCH_SIZE, POSITIVE_INT, SEED, 
 @dataset_option
 @click.option("--out", default="runs", show_default=True, type=OutputPath("dir"))
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in its folder.")
-def run_cmd(generator, dataset, checkpoint, train_if_missing, metrics, extractor, include_conditioning_frame,
-            conditioning_per_video, max_videos, seed, device, batch_size, data_root, options, out, resume) -> None:
-    """Generate the test clips of DATASET with GENERATOR, score them, write results.json and print the row."""
+@click.option("--deterministic/--no-deterministic", default=True, show_default=True,
+              help="On CUDA: deterministic cuDNN/cuBLAS kernels for training, generation and scoring, so a run "
+                   "repeats its numbers on the same GPU type and software (costs speed: no cuDNN autotuning, "
+                   "slower deterministic kernels). CPU runs are deterministic either way.")
+def run_cmd(generator, videos, name, variant, dataset, checkpoint, train_if_missing, metrics, extractor,
+            include_conditioning_frame, conditioning_per_video, max_videos, seed, device, batch_size, data_root,
+            options, out, resume, deterministic) -> None:
+    """Generate the test clips of DATASET with GENERATOR (or take them from --videos), score them, write
+    results.json and print the row."""
     from vbench_i2v import distributed
     from vbench_i2v.cli.datasets import parse_dataset_options
+    from vbench_i2v.devices import setup_device
     from vbench_i2v.leaderboard import render_row
     from vbench_i2v.run import RunSpec, execute
+
+    if generator is not None and videos is not None:
+        raise click.UsageError(f"--generator {generator} and --videos {videos}: give one of them (a generator "
+                               "that makes the clips, or a folder of submitted clips)")
+    if generator is None and videos is None:
+        raise click.UsageError("give --generator NAME (or module.path:callable), or --videos DIR with --name NAME")
+    if videos is not None and (checkpoint or train_if_missing):
+        raise click.UsageError(f"--videos {videos}: submitted clips need no --checkpoint or --train-if-missing")
+    setup_device(device, deterministic=deterministic)  # CUDA numerics for the whole run (IEEE fp32: no TF32)
 
     spec = RunSpec(generator=generator, dataset=dataset, checkpoint=checkpoint, train_if_missing=train_if_missing,
                    metrics=metrics, extractor=extractor, conditioning_per_video=conditioning_per_video,
                    max_videos=max_videos, seed=seed, device=device, out=str(out), resume=resume, data_root=data_root,
                    batch_size=batch_size, dataset_options=parse_dataset_options(options, dataset),
                    include_conditioning_frame=include_conditioning_frame,
-                   extra={"command": " ".join(["vbench"] + sys.argv[1:])})
+                   extra={"command": " ".join(["vbench"] + sys.argv[1:])},
+                   videos=None if videos is None else str(videos), name=name, variant=variant)
     results = execute(spec)
     if not distributed.is_main():
         return

@@ -15,7 +15,7 @@ from vbench_i2v.cli.types import device_option, BATCH_SIZE, BOOTSTRAP_REPS, SEED
 @click.option("--real", required=True, type=InputDir(), help="folder of real videos (at least 4)")
 @click.option("--metrics", "metric_list", type=metric_list_type(), default=None,
               help=metric_help("Comma-separated (default: the set metrics that run on --extractor and the "
-                               "paired metrics that need no network)"))
+                               "paired and per-video metrics that need no network)"))
 @click.option("--extractor", type=TEXT, default=None,
               help=extractor_help("Network for set metrics that do not fix their own (default: each metric's)"))
 @click.option("--strengths", type=click.IntRange(1, 10), default=3, show_default=True,
@@ -30,8 +30,11 @@ from vbench_i2v.cli.types import device_option, BATCH_SIZE, BOOTSTRAP_REPS, SEED
               help="resamples for per-video metrics and KID")
 @click.option("--fid-bootstrap-reps", type=BOOTSTRAP_REPS, default=100, show_default=True,
               help="resamples for the FID interval")
+@click.option("--cache", "cache_dir", type=OutputPath("dir"), default=None,
+              help="feature store folder kept after the report (default: a temporary one); clips already "
+                   "stored there for the same network are not recomputed")
 def sanity_cmd(real, metric_list, extractor, strengths, seed, out_dir, device, batch_size, bootstrap_reps,
-               fid_bootstrap_reps):
+               fid_bootstrap_reps, cache_dir):
     """Corrupt half of --real (blur, noise, JPEG; frozen, shuffled, reversed, dropped frames) at
     graded strengths and score it against the other half with every metric.
 
@@ -44,7 +47,8 @@ def sanity_cmd(real, metric_list, extractor, strengths, seed, out_dir, device, b
 
     report = run_sanity(real, metrics=metric_list, extractor=extractor, strengths=strengths, seed=seed,
                         device=device, batch_size=batch_size, bootstrap_reps=bootstrap_reps,
-                        set_bootstrap_reps=fid_bootstrap_reps, progress=lambda msg: click.echo(msg, err=True))
+                        set_bootstrap_reps=fid_bootstrap_reps, progress=lambda msg: click.echo(msg, err=True),
+                        cache=cache_dir)
     paths = write_report(report, out_dir)
     click.echo(paths[0].read_text(encoding="utf-8"))
     for w in report.meta["warnings"]:

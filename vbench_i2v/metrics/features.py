@@ -1,8 +1,11 @@
-"""Per-video features of a set of videos, with streaming float64 mean/covariance, sharded under torchrun.
+"""Per-video features of a set of videos and their float64 mean/covariance, sharded under torchrun.
 
 Used by the set-level metrics (through the engine) and by ``vbench features``. Every clip is
 checked against the extractor's input contract before it is fed (too few frames, extreme aspect
 ratios are refused with one line); size changes the contract implies are recorded as conversions.
+With a feature store (:mod:`vbench_i2v.metrics.store`) each clip's features are computed once per
+network and read back afterwards. The Gaussian of a set is computed once from its feature matrix
+in the global sorted order, so it does not depend on batching, sharding or the store.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Iterable
 import numpy as np
 
 from vbench_i2v import distributed
-from vbench_i2v.devices import resolve_device
+from vbench_i2v.devices import hint_bf16, resolve_device
 from vbench_i2v.errors import InputError
 from vbench_i2v.metrics.sources import FeatureFile, VideoSet
 from vbench_i2v.metrics.streaming import StreamingStats
@@ -49,48 +52,88 @@ def _conversions(contract, shape) -> list[str]:
 
 class FeatureAccumulator:
     """Feeds videos to one extractor in batches (same frame shape, ``batch_size`` at a time) and
-    keeps per-video features, float64 streaming mean/covariance and the conversions applied.
+    keeps per-video features (float64, in the order added) and the conversions applied.
 
-    Each clip is checked against the extractor's input contract before it is fed. Several
-    accumulators can share one pass over the videos (each video decoded once for all networks).
+    Each clip is checked against the extractor's input contract before it is fed. With a
+    :class:`vbench_i2v.metrics.store.NetworkStore` a clip whose features are stored is not fed at
+    all, and every clip that is fed is stored. Several accumulators can share one pass over the
+    videos (each video decoded once for all networks).
     """
 
-    def __init__(self, extractor, label: str = "videos"):
+    def __init__(self, extractor, label: str = "videos", store=None):
         self.extractor = extractor
         spec = getattr(extractor, "spec", None)
         self.contract = spec.contract if spec is not None else None
         self.label = label
-        self.stats = StreamingStats(extractor.dim)
+        self.store = store
+        self.dim = int(extractor.dim)
         self.names: list[str] = []
-        self._rows: list[np.ndarray] = []
-        self._batch: list[np.ndarray] = []
+        self._rows: list[np.ndarray | None] = []
+        self._batch: list[tuple[int, np.ndarray, str | None, list[str]]] = []
         self._conversions: set[str] = set()
         self.batch_size = getattr(extractor, "batch_size", 8)
+        self.extracted = 0  # clips actually sent through the network
 
     def add(self, name: str, video: np.ndarray) -> None:
+        conv: list[str] = []
         if self.contract is not None:
             self.contract.check_clip(video.shape, f"{self.label}/{name}")
-            self._conversions.update(_conversions(self.contract, video.shape))
-        if self._batch and (video.shape != self._batch[0].shape or len(self._batch) >= self.batch_size):
-            self._flush()
-        self._batch.append(video)
+            conv = _conversions(self.contract, video.shape)
+        index = len(self.names)
         self.names.append(name)
+        self._rows.append(None)
+        h = None
+        if self.store is not None:
+            from vbench_i2v.metrics.store import clip_hash
+
+            h = clip_hash(video)
+            got = self.store.get(h)
+            if got is not None and got[0].shape == (self.dim,):
+                self._rows[index] = got[0]
+                self._conversions.update(got[1])
+                return
+        self._conversions.update(conv)
+        if self._batch and (video.shape != self._batch[0][1].shape or len(self._batch) >= self.batch_size):
+            self._flush()
+        self._batch.append((index, video, h, conv))
 
     def _flush(self) -> None:
-        if self._batch:
-            f = self.extractor.features(np.stack(self._batch))
-            self.stats.update(f)  # raises on NaN/Inf
-            self._rows.append(f)
-            self._batch.clear()
+        if not self._batch:
+            return
+        f = np.asarray(self.extractor.features(np.stack([b[1] for b in self._batch])), np.float64)
+        if f.ndim != 2 or f.shape != (len(self._batch), self.dim):
+            raise InputError(f"features must be {len(self._batch)} x {self.dim}, got shape {f.shape}")
+        if not np.isfinite(f).all():
+            raise InputError("features contain NaN or Inf (check the videos and the extractor weights)")
+        self.extracted += len(self._batch)
+        for (index, _, h, conv), row in zip(self._batch, f):
+            self._rows[index] = row
+            if self.store is not None and h is not None:
+                self.store.put(h, row, conv)
+        self._batch.clear()
 
-    def finish(self) -> tuple[list[str], np.ndarray, StreamingStats, list[str]]:
+    def finish(self) -> tuple[list[str], np.ndarray, list[str]]:
+        """``(names, features N x dim float64, conversions)`` in the order the clips were added."""
         self._flush()
-        feats = np.concatenate(self._rows) if self._rows else np.zeros((0, self.extractor.dim))
-        return self.names, feats, self.stats, sorted(self._conversions)
+        feats = np.stack(self._rows) if self._rows else np.zeros((0, self.dim))
+        return self.names, feats, sorted(self._conversions)
+
+
+def gaussian(features: np.ndarray, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and 1/(N-1) covariance (float64) of the rows, in one pass over the matrix (the same
+    numbers whether the rows came from the network or from a feature store)."""
+    stats = StreamingStats(features.shape[1])
+    if len(features):
+        stats.update(features)
+    try:
+        return stats.compute()
+    except InputError as exc:
+        raise InputError(f"{label}: {exc}") from None
 
 
 def _announce_cost(ex, n_videos: int, device) -> None:
     """Before a long CPU job: the expected time per clip of a large network, and how to go faster."""
+    hint_bf16(ex, device)  # one line where --bf16 would be faster (native bf16, network in fp32)
     spec = getattr(ex, "spec", None)
     per_clip = getattr(spec, "seconds_per_clip_cpu", None)
     if per_clip is None or str(device) != "cpu" or per_clip < 1.0:
@@ -100,12 +143,11 @@ def _announce_cost(ex, n_videos: int, device) -> None:
                 "or torchrun to shard it", spec.name, per_clip, total, n_videos)
 
 
-def extract_features(videos: VideoSet, extractor, names: Iterable[str] | None = None,
-                     progress: bool = False, conversions: list | None = None
-                     ) -> tuple[list[str], np.ndarray, StreamingStats]:
-    """Features of every video (batched by frame shape), with float64 streaming mean/cov."""
+def extract_features(videos: VideoSet, extractor, names: Iterable[str] | None = None, progress: bool = False,
+                     store=None) -> tuple[list[str], np.ndarray, list[str]]:
+    """``(names, features, conversions)`` of the videos (batched by frame shape), through ``store``."""
     names = list(videos.names() if names is None else names)
-    acc = FeatureAccumulator(extractor, videos.label)
+    acc = FeatureAccumulator(extractor, videos.label, store=store)
     it = videos.iter(names)
     if progress:
         from tqdm import tqdm
@@ -113,44 +155,21 @@ def extract_features(videos: VideoSet, extractor, names: Iterable[str] | None = 
         it = tqdm(it, total=len(names), desc=f"features {videos.label}", unit="video", disable=None)
     for name, v in it:
         acc.add(name, v)
-    names, feats, stats, conv = acc.finish()
-    if conversions is not None:
-        conversions.extend(conv)
-    return names, feats, stats
+    return acc.finish()
 
 
-def extract_features_sharded(videos: VideoSet, extractor, progress: bool = False, conversions: list | None = None):
-    """:func:`extract_features` split across torchrun ranks: returns ``(names, features, stats)`` with
-    ``names`` in the global sorted order, ``stats`` all-reduced on every rank, and ``features`` the
-    full global-order matrix on rank 0 (``None`` on the others). Without torchrun: unchanged."""
+def feature_set(videos: VideoSet, extractor, progress: bool = False, store=None) -> FeatureSet | None:
+    """The videos' :class:`FeatureSet`, split across torchrun ranks and gathered to rank 0 in the
+    global sorted order (the other ranks get None). Without torchrun: one process does it all."""
     names = videos.names()
-    if not distributed.is_distributed():
-        return extract_features(videos, extractor, names, progress=progress, conversions=conversions)
-    local = {}
-
-    def mine():
-        conv: list[str] = []
-        n, f, local["stats"] = extract_features(videos, extractor, distributed.shard(names),
-                                                progress=progress and distributed.is_main(), conversions=conv)
-        return n, f, conv
-
-    parts = distributed.collect(mine)
-    stats = distributed.reduce_stats(local["stats"])
+    parts = distributed.collect(lambda: extract_features(videos, extractor, distributed.shard(names),
+                                                         progress=progress and distributed.is_main(), store=store))
     if parts is None:
-        return names, None, stats
-    if conversions is not None:
-        conversions.extend(sorted({c for part in parts for c in part[2]}))
+        return None
     rows = {n: row for part_names, part_feats, _ in parts for n, row in zip(part_names, part_feats)}
-    return names, np.stack([rows[n] for n in names]), stats
-
-
-def feature_set(videos: VideoSet, extractor, progress: bool = False) -> FeatureSet:
-    conv: list[str] = []
-    names, feats, stats = extract_features_sharded(videos, extractor, progress=progress, conversions=conv)
-    try:
-        mu, sigma = stats.compute()
-    except InputError as exc:
-        raise InputError(f"{videos.label}: {exc}") from None
+    feats = np.stack([rows[n] for n in names]) if names else np.zeros((0, int(extractor.dim)))
+    mu, sigma = gaussian(feats, videos.label)
+    conv = sorted({c for part in parts for c in part[2]})
     return FeatureSet(names, feats, mu, sigma, getattr(extractor, "weights_sha256", None), videos.label, conv)
 
 
@@ -159,15 +178,18 @@ def feature_set_from_file(ff: FeatureFile) -> FeatureSet:
 
 
 def features_file(videos, extractor, out_path, device: str = "cpu", batch_size: int = 8,
-                  progress: bool = False, bf16: bool = False) -> FeatureFile | None:
+                  progress: bool = False, bf16: bool = False, store=None) -> FeatureFile | None:
     """Compute and save per-video features + mu/sigma (what `vbench features` does).
 
     ``extractor``: a registered name, a probe folder, or an extractor object. ``bf16``: the
     network's bf16 mode (opt-in; the file records it, so it is never mixed with fp32 features).
-    Under torchrun every rank extracts its shard and rank 0 writes the file; the others return
-    ``None`` once it is written.
+    ``store``: a feature store (folder or :class:`vbench_i2v.metrics.store.FeatureStore`) the
+    features are read from and written to. Under torchrun every rank extracts its shard and rank 0
+    writes the file; the others return ``None`` once it is written.
     """
     from vbench_i2v import feature_extractors
+    from vbench_i2v.metrics.plan import network_identity
+    from vbench_i2v.metrics.store import open_store
 
     distributed.init(device)
     device = resolve_device(distributed.local_device(device))
@@ -175,11 +197,14 @@ def features_file(videos, extractor, out_path, device: str = "cpu", batch_size: 
     ex = feature_extractors.build_video_extractor(extractor, device=device, batch_size=batch_size,
                                                   **({"bf16": True} if bf16 else {}))  # only when asked for
     _announce_cost(ex, len(vs), device)
-    fs = feature_set(vs, ex, progress=progress)
+    store = open_store(store)
+    net_store = store.network(network_identity(ex, bf16)) if store is not None else None
+    fs = feature_set(vs, ex, progress=progress, store=net_store)
 
     def save():
         ff = FeatureFile(path=Path(out_path), features=fs.features, names=fs.names, mu=fs.mu, sigma=fs.sigma,
-                         extractor=ex.name, weights_sha256=ex.weights_sha256 or "", bf16=bool(bf16))
+                         extractor=ex.name, weights_sha256=ex.weights_sha256 or "", bf16=bool(bf16),
+                         extra_weights_sha256=dict(getattr(ex, "extra_weights_sha256", {}) or {}))
         ff.save()
         return ff
 

@@ -19,10 +19,13 @@ Kinds:
 - ``per-video``: a value per generated video alone, e.g. ACD-C.
 - ``set``: one value from the two sets' features, e.g. FID, KID.
 
-Reductions (how the work splits across torchrun processes): ``per-video`` values are computed on
-each rank's shard and gathered to rank 0 in the global sorted order; ``features`` are extracted per
-shard, gathered, and the statistic runs once on rank 0. Either way the numbers do not depend on
-the number of processes.
+Reductions (``MetricSpec.reduction``, read by the engine to decide what it gathers across torchrun
+processes): ``per-video`` metrics are computed on each rank's shard and their values (and
+``ctx.record`` details) are gathered to rank 0 in the global sorted order; ``features`` metrics get
+their network's per-video features, extracted per shard, gathered, and the statistic runs once on
+rank 0. Either way the numbers do not depend on the number of processes. The reduction follows
+from the kind (``set`` metrics reduce features, the others per-video values) and is checked
+against it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,12 @@ METRIC_MODULES = [
     "vbench_i2v.metrics.defs.cd_fvd",
     "vbench_i2v.metrics.defs.jedi",
     "vbench_i2v.metrics.defs.label_acc",
+    "vbench_i2v.metrics.defs.temporal_flickering",
+    "vbench_i2v.metrics.defs.subject_consistency",
+    "vbench_i2v.metrics.defs.background_consistency",
+    "vbench_i2v.metrics.defs.i2v_subject",
+    "vbench_i2v.metrics.defs.aesthetic_quality",
+    "vbench_i2v.metrics.defs.dynamic_degree",
 ]
 ENTRY_POINT_GROUP = "vbench_i2v.metrics"
 
@@ -67,9 +76,12 @@ class MetricSpec:
     percentile bootstrap interval). ``set_level(real, fake, ctx) -> dict`` for ``set`` metrics,
     where ``real``/``fake`` are :class:`vbench_i2v.metrics.features.FeatureSet`.
 
-    ``extractor``: the default network (a name in the extractor catalog) for ``set`` metrics, or
-    the family of per-video networks it needs (``identity``); ``extractor_fixed``: the metric is
-    defined on that network only (``--extractor`` does not change it).
+    ``extractor``: the default network (a name in the extractor catalog) for ``set`` metrics;
+    ``extractor_fixed``: the metric is defined on that network only (``--extractor`` does not
+    change it). ``needs_model``: the model family a per-video metric needs (a family of
+    ``catalog.MODEL_FAMILIES``, built once per call; a plugin's own family is built by
+    ``provenance["model_builder"]``). ``artifacts(result, folder) -> [paths]``: files a run writes
+    beside results.json from the metric's result (e.g. a confusion table).
     """
 
     name: str
@@ -83,11 +95,18 @@ class MetricSpec:
     extractor: str | None = None
     extractor_fixed: bool = False
     needs_model: str | None = None  # per-video metrics: the model family they need ("identity", ...)
-    reduction: str = "per-video"  # or "features"
+    reduction: str | None = None  # "features" (set metrics) or "per-video" (the others); default from the kind
     default: bool = False  # in every default metric list
     default_on_faces: bool = False  # in the default list of face datasets
     needs: tuple[str, ...] | None = None  # of "real", "cond", "label"; default from the kind
+    # `vbench sanity` responses it must show: ((corruption, "lower" | "higher"), ...): the value at
+    # the corruption's strongest level is below / above the clean baseline (checked in the report)
+    sanity: tuple[tuple[str, str], ...] = ()
     provenance: dict = field(default_factory=dict)
+    artifacts: Callable | None = None  # (result, run folder) -> written paths, called by `vbench run`
+    # ScorePlan fields that change the value itself (not only its interval), e.g. KID's subsets:
+    # recorded as the result's provenance "settings", so they enter its measurement id
+    value_settings: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -96,14 +115,40 @@ class MetricSpec:
             raise ValueError(f"metric {self.name!r}: a set metric needs set_level")
         if self.kind != "set" and self.per_video is None:
             raise ValueError(f"metric {self.name!r}: a {self.kind} metric needs per_video")
-        if self.reduction not in ("per-video", "features"):
-            raise ValueError(f"metric {self.name!r}: reduction must be per-video or features")
+        if self.reduction is None:
+            object.__setattr__(self, "reduction", "features" if self.kind == "set" else "per-video")
+        if self.reduction != ("features" if self.kind == "set" else "per-video"):
+            raise ValueError(f"metric {self.name!r}: reduction must be 'features' for set metrics and "
+                             f"'per-video' for the others, got {self.reduction!r}")
+        if any(len(e) != 2 or e[1] not in ("lower", "higher") for e in self.sanity):
+            raise ValueError(f"metric {self.name!r}: sanity entries are (corruption, 'lower' | 'higher')")
         if self.needs is None:
             object.__setattr__(self, "needs", {"paired": ("real",), "conditioned": ("cond",)}.get(self.kind, ()))
 
     @property
     def direction(self) -> int:
         return 1 if self.higher_is_better else -1
+
+    def network(self, extractor=None):
+        """The network a ``features`` metric runs on, given the plan's ``extractor`` choice (a
+        name, a probe folder or an object): its own when fixed or when none is given."""
+        if self.extractor_fixed or extractor is None:
+            from vbench_i2v.catalog import DEFAULT_EXTRACTOR
+
+            return self.extractor or DEFAULT_EXTRACTOR
+        return extractor
+
+    def model_builder(self) -> Callable | None:
+        """The function that builds this metric's ``needs_model`` family (catalog first)."""
+        if self.needs_model is None:
+            return None
+        from vbench_i2v.catalog import MODEL_FAMILIES
+
+        fam = MODEL_FAMILIES.get(self.needs_model)
+        if fam is None:
+            return self.provenance.get("model_builder")
+        mod, fn = fam.build.split(":")
+        return getattr(importlib.import_module(mod), fn)
 
 
 _METRICS: dict[str, MetricSpec] = {}

@@ -9,7 +9,7 @@ silently shorter input.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -81,6 +81,13 @@ class VideoSet:
         for n in names if names is not None else self._items:
             yield n, self.load(n)
 
+    def fps(self, name: str) -> float | None:
+        """The frame rate the video's container declares; None for npz, frame folders, in memory."""
+        from vbench_i2v.video_io import read_fps
+
+        item = self._items[name]
+        return read_fps(item) if isinstance(item, (str, os.PathLike)) else None
+
 
 class ImageSet:
     """Conditioning images keyed like videos: image files, or the first frame of a video."""
@@ -119,6 +126,7 @@ class FeatureFile:
     extractor: str
     weights_sha256: str
     bf16: bool = False
+    extra_weights_sha256: dict = field(default_factory=dict)  # further weight files of the network
 
     @property
     def precision(self) -> str:
@@ -138,17 +146,29 @@ class FeatureFile:
         feats = np.asarray(data["features"], np.float64)
         if not np.isfinite(feats).all():
             raise InputError(f"{path}: features contain NaN or Inf")
+        extra = {}
+        if "extra_weights_sha256" in data:
+            import json
+
+            try:
+                extra = json.loads(str(data["extra_weights_sha256"]))
+            except ValueError:
+                raise InputError(f"{path}: extra_weights_sha256 is not JSON") from None
         return cls(path, feats, [str(n) for n in data["names"]], np.asarray(data["mu"], np.float64),
                    np.asarray(data["sigma"], np.float64), str(data["extractor"]),
-                   str(data.get("weights_sha256", "")), bool(data["bf16"]) if "bf16" in data else False)
+                   str(data.get("weights_sha256", "")), bool(data["bf16"]) if "bf16" in data else False,
+                   extra if isinstance(extra, dict) else {})
 
     def save(self) -> Path:
+        import json
+
         from vbench_i2v.files import atomic_path
 
         with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, features=self.features, names=np.array(self.names, dtype=str), mu=self.mu,
                      sigma=self.sigma, extractor=np.array(self.extractor), weights_sha256=np.array(self.weights_sha256),
-                     bf16=np.array(bool(self.bf16)))
+                     bf16=np.array(bool(self.bf16)),
+                     extra_weights_sha256=np.array(json.dumps(self.extra_weights_sha256, sort_keys=True)))
         return self.path
 
 

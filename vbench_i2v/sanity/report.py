@@ -17,16 +17,16 @@ level) better than a mildly spatially degraded one (a spatial corruption at its 
 the content bias Ge et al. (CVPR 2024, "On the Content Bias in Frechet Video Distance") found in
 I3D-based FVD, which barely sees motion.
 
-Set-metric features come from one extractor object built once and cached per video content, so
-A's features (and B's) are computed once for the whole report; metrics tied to their own network
-(``extractor_fixed``) get A's features saved once to a temporary features file.
+Each condition is one engine call (set metrics against A, the others against B as their
+``partners``) through one feature store (:mod:`vbench_i2v.metrics.store`, in a temporary folder
+unless ``cache`` names one): every clip's features are extracted once per network for the whole
+report, so A's and clean B's are computed once, and the network of the free set metrics is built once.
 
 Why this module is over 400 lines: the report is one pipeline (split, corrupt, score, flag, render tables and plots) over one data structure; the corruptions live in sanity/corruptions.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import tempfile
@@ -85,7 +85,8 @@ def _extractor_name(extractor) -> str:
 
 def default_sanity_metrics(extractor=None) -> list[str]:
     """The set metrics that run on ``extractor`` (every set metric that takes ``--extractor``, plus
-    those fixed to exactly that network) and the paired metrics that need no network of their own."""
+    those fixed to exactly that network) and the paired and per-video metrics that need no network
+    of their own."""
     from vbench_i2v.metrics.registry import all_metrics
 
     ename = _extractor_name(extractor)
@@ -93,7 +94,7 @@ def default_sanity_metrics(extractor=None) -> list[str]:
     for name, s in all_metrics().items():
         if s.kind == "set" and (not s.extractor_fixed or s.extractor == ename):
             out.append(name)
-        elif s.kind == "paired" and s.needs_model is None:
+        elif s.kind in ("paired", "per-video") and s.needs_model is None:
             out.append(name)
     return out
 
@@ -162,38 +163,13 @@ def find_flags(rows: list[dict], higher_is_better: dict[str, bool]) -> list[dict
 
 # ------------------------------------------------------------------------------ running
 
-class CachedExtractor:
-    """An extractor that remembers each video's features by content (sha256 of its bytes and shape).
+def _identity_for(extractor):
+    """The identity embedder the report's identity metrics use: the extractor when the catalog also
+    lists it as one (a probe giving both), else the catalog's default (the engine's own rule; said
+    here because the report hands the engine a built network rather than its name)."""
+    from vbench_i2v.catalog import IDENTITY_EMBEDDERS
 
-    The report scores 1 + 7N corrupted versions of B against the same A; with this wrapper A's and
-    clean B's features are extracted once. Safe because every extractor here is in eval mode, so a
-    video's features do not depend on the other videos in its batch.
-    """
-
-    def __init__(self, inner):
-        self.inner = inner
-        for attr in ("name", "dim", "spec", "weights_sha256"):
-            setattr(self, attr, getattr(inner, attr))
-        self.extra_weights_sha256 = getattr(inner, "extra_weights_sha256", {})
-        self.batch_size = getattr(inner, "batch_size", 8)
-        self._cache: dict[str, np.ndarray] = {}
-        self.extracted = 0  # videos actually sent through the network
-
-    @staticmethod
-    def _key(v: np.ndarray) -> str:
-        return hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest() + str(v.shape)
-
-    def features(self, videos) -> np.ndarray:
-        videos = np.asarray(videos)
-        keys = [self._key(v) for v in videos]
-        todo = [i for i, k in enumerate(keys) if k not in self._cache]
-        todo = [i for n, i in enumerate(todo) if keys[i] not in {keys[j] for j in todo[:n]}]
-        if todo:
-            feats = np.asarray(self.inner.features(videos[todo]), np.float64)
-            self.extracted += len(todo)
-            for i, f in zip(todo, feats):
-                self._cache[keys[i]] = f
-        return np.stack([self._cache[k] for k in keys])
+    return extractor if isinstance(extractor, str) and extractor in IDENTITY_EMBEDDERS else None
 
 
 def _load_all(real) -> tuple[dict[str, np.ndarray], str]:
@@ -206,20 +182,23 @@ def _load_all(real) -> tuple[dict[str, np.ndarray], str]:
 def run_sanity(real, metrics=None, extractor=None, strengths: int = 3, seed: int = 0, device: str = "cpu",
                batch_size: int = 8, bootstrap_reps: int = 1000, set_bootstrap_reps: int = 100,
                corruptions: dict[str, Corruption] | None = None,
-               progress: Callable[[str], None] | None = None) -> SanityReport:
+               progress: Callable[[str], None] | None = None, cache=None) -> SanityReport:
     """Score every corruption x strength of half B with every metric (see the module docstring).
 
     ``real``: a folder of videos or ``{name: uint8 T x H x W x 3}``. ``metrics``: names or a comma
     list (default :func:`default_sanity_metrics`; a default metric that cannot run on these halves,
     e.g. FID-inf with under 10 videos in B, is skipped with a note). ``extractor``: a registered
     name, a probe folder or an extractor object (default: each metric's own). All videos are held
-    in memory.
+    in memory. ``cache``: a feature-store folder kept after the report (default: a temporary one);
+    either way each clip's features are extracted once per network for the whole report.
     """
     from vbench_i2v import __version__, feature_extractors
+    from vbench_i2v.catalog import DEFAULT_EXTRACTOR
     from vbench_i2v.devices import resolve_device
     from vbench_i2v.metrics.engine import compute_metrics
-    from vbench_i2v.metrics.features import features_file
+    from vbench_i2v.metrics.plan import ScorePlan
     from vbench_i2v.metrics.registry import get_metric, parse_metrics
+    from vbench_i2v.metrics.store import FeatureStore
     from vbench_i2v.protocol import rng_for
 
     chosen_default = metrics is None
@@ -234,49 +213,26 @@ def run_sanity(real, metrics=None, extractor=None, strengths: int = 3, seed: int
     say = progress or (lambda msg: None)
     collected: list[str] = []
     notes: list[str] = []
-    common = dict(seed=seed, device=dev, batch_size=batch_size, bootstrap_reps=bootstrap_reps,
-                  set_bootstrap_reps=set_bootstrap_reps)
 
     with tempfile.TemporaryDirectory(prefix="vbench-sanity-") as tmp:
-        cached = None
-        a_files: dict[str, str] = {}
+        store = FeatureStore(cache if cache is not None else Path(tmp) / "features")
+        plan = ScorePlan(extractor=extractor, identity=_identity_for(extractor), partners=half_b, seed=seed,
+                         device=dev, batch_size=batch_size, bootstrap_reps=bootstrap_reps,
+                         set_bootstrap_reps=set_bootstrap_reps)
+        if any(s.reduction == "features" and not s.extractor_fixed for s in map(get_metric, names)):
+            # the network the free set metrics share, built once for the whole report
+            plan = plan.with_(extractor=feature_extractors.build_video_extractor(
+                extractor if extractor is not None else DEFAULT_EXTRACTOR, device=dev, batch_size=batch_size))
 
         def score(metric_names: list[str], fake: dict) -> dict:
-            """One engine call per extractor group: set metrics against A, the others against B."""
-            nonlocal cached
-            specs = [get_metric(m) for m in metric_names]
-            out: dict = {}
-            free = [s.name for s in specs if s.kind == "set" and not s.extractor_fixed]
-            fixed: dict[str, list[str]] = {}
-            for s in specs:
-                if s.kind == "set" and s.extractor_fixed:
-                    fixed.setdefault(s.extractor, []).append(s.name)
-            others = [s.name for s in specs if s.kind != "set"]
-            calls = []
-            if free:
-                if cached is None:
-                    from vbench_i2v.metrics.engine import DEFAULT_EXTRACTOR
-
-                    cached = CachedExtractor(feature_extractors.build_video_extractor(
-                        extractor if extractor is not None else DEFAULT_EXTRACTOR, device=dev, batch_size=batch_size))
-                calls.append((half_a, free, cached))
-            for net, group in fixed.items():
-                if net not in a_files:  # A's features for this network, once
-                    path = Path(tmp) / f"a-{len(a_files)}.npz"
-                    features_file(half_a, net, path, device=dev, batch_size=batch_size)
-                    a_files[net] = str(path)
-                calls.append((a_files[net], group, None))
-            if others:
-                calls.append((half_b, others, extractor))
-            for ref, group, ex in calls:
-                with warnings.catch_warnings():  # the engine records each warning in provenance
-                    warnings.simplefilter("ignore", UserWarning)
-                    res = compute_metrics(ref, fake, metrics=group, extractor=ex, **common)
-                out.update(res["metrics"])
-                for w in res["provenance"].get("warnings", []):
-                    if w not in collected:
-                        collected.append(w)
-            return out
+            """One engine call: set metrics compare ``fake`` with A, the others with B (``partners``)."""
+            with warnings.catch_warnings():  # the engine records each warning in provenance
+                warnings.simplefilter("ignore", UserWarning)
+                res = compute_metrics(half_a, fake, plan.with_(metrics=metric_names), store=store)
+            for w in res.provenance.get("warnings", []):
+                if w not in collected:
+                    collected.append(w)
+            return res.metrics
 
         if chosen_default:  # keep the default metrics that can run on halves of this size
             runnable = []
@@ -315,14 +271,17 @@ def run_sanity(real, metrics=None, extractor=None, strengths: int = 3, seed: int
                              "compared_with": "A (other half)" if spec.kind == "set" else "B (same videos, clean)"})
 
     hib = {m: get_metric(m).higher_is_better for m in names}
+    from vbench_i2v.sanity.expectations import check_expectations
+
+    expectations = check_expectations(rows, {m: get_metric(m).sanity for m in names if get_metric(m).sanity})
     meta = {"vbench_i2v": __version__, "real": label, "videos": len(videos), "half_a": a_names, "half_b": b_names,
             "seed": seed, "strengths": strengths, "metrics": names, "higher_is_better": hib,
             "extractor": _extractor_name(extractor), "device": dev, "bootstrap_reps": bootstrap_reps,
             "set_bootstrap_reps": set_bootstrap_reps,
             "corruptions": {c.name: {"kind": c.kind, "parameter": c.parameter, "levels": c.levels(strengths),
                                      "description": c.description} for c in table.values()},
-            "warnings": collected, "notes": notes,
-            "features_extracted": cached.extracted if cached is not None else 0}
+            "warnings": collected, "notes": notes, "expectations": expectations,
+            "features_extracted": store.written}
     return SanityReport(rows, find_flags(rows, hib), meta)
 
 
@@ -384,6 +343,9 @@ def markdown(report: SanityReport) -> str:
     else:
         lines.append("None: every metric ranks each strongest temporal corruption worse than each mildest "
                      "spatial one.")
+    from vbench_i2v.sanity.expectations import markdown_lines
+
+    lines += markdown_lines(meta.get("expectations", []))
     for title, key in (("Notes", "notes"), ("Warnings", "warnings")):
         if meta.get(key):
             lines += ["", f"## {title}", ""] + [f"- {w}" for w in meta[key]]

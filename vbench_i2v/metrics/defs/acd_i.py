@@ -11,9 +11,15 @@ def _per_video(item, ctx) -> float:
     return acd_i(frames, cond)
 
 
+def _summarize(values, ctx) -> dict:
+    from vbench_i2v.metrics.defs.identity import summarize
+
+    return summarize(values, ctx, "acd-i")
+
+
 register(MetricSpec(
     name="acd-i", kind="conditioned", higher_is_better=False, decimals=3, default_on_faces=True,
     needs_model="identity",
     description="mean L2 distance of each frame's identity embedding to the conditioning image's",
-    per_video=_per_video,
+    per_video=_per_video, summarize=_summarize,
 ))

@@ -13,5 +13,5 @@ register(MetricSpec(
     name="fid-inf", kind="set", higher_is_better=False, decimals=2, reduction="features",
     extractor="resnext101-kinetics",
     description="FID at 10 subset sizes N/5..N of the generated set, least-squares fit a + b/N, value = a",
-    set_level=_set_level,
+    set_level=_set_level, value_settings=("seed",),
 ))

@@ -13,5 +13,5 @@ register(MetricSpec(
     name="fvd-inf", kind="set", higher_is_better=False, decimals=1, reduction="features",
     extractor="i3d-kinetics400", extractor_fixed=True,
     description="FVD at 10 subset sizes N/5..N of the generated set, least-squares fit a + b/N, value = a",
-    set_level=_set_level,
+    set_level=_set_level, value_settings=("seed",),
 ))

@@ -13,5 +13,5 @@ register(MetricSpec(
     name="kid", kind="set", higher_is_better=False, decimals=4, default=True, reduction="features",
     extractor="resnext101-kinetics",
     description="unbiased MMD^2 with the cubic polynomial kernel, mean over random subsets",
-    set_level=_set_level,
+    set_level=_set_level, value_settings=("seed", "kid_subsets", "kid_subset_size"),
 ))

@@ -13,5 +13,5 @@ register(MetricSpec(
     name="kvd", kind="set", higher_is_better=False, decimals=4, reduction="features",
     extractor="i3d-kinetics400", extractor_fixed=True,
     description="unbiased cubic-kernel MMD^2 on FVD's I3D features (meaningful at small N, where FVD is biased)",
-    set_level=_set_level,
+    set_level=_set_level, value_settings=("seed", "kid_subsets", "kid_subset_size"),
 ))

@@ -27,7 +27,8 @@ class _ShippedProbeClassifier:
 
 
 def build_classifier(extractor, identity, device, ctx):
-    """A probe folder or probe object with a class head; ``synthetic-probe`` uses the shipped one."""
+    """The classifier (catalog family ``classifier``): a probe folder or probe object with a class
+    head; ``synthetic-probe`` uses the shipped one."""
     from pathlib import Path
 
     from vbench_i2v.errors import InputError
@@ -79,10 +80,23 @@ def _summarize(values: dict, ctx) -> dict:
     return out
 
 
+def _artifacts(result: dict, folder) -> list:
+    """``confusion.csv`` beside the run's results (requested label x predicted label)."""
+    from pathlib import Path
+
+    from vbench_i2v.metrics.label_accuracy import write_confusion_csv
+
+    if "confusion" not in result:
+        return []
+    path = Path(folder) / "confusion.csv"
+    write_confusion_csv(path, result)
+    return [path]
+
+
 register(MetricSpec(
     name=NAME, kind="conditioned", higher_is_better=True, decimals=3, needs=("label",),
     needs_model="classifier",
     description="share of generated clips a probe trained on the training split classifies as the requested "
                 "label (Wilson 95%); the real test clips' accuracy is reported as the ceiling",
-    per_video=_per_video, summarize=_summarize, provenance={"model_builder": build_classifier},
+    per_video=_per_video, summarize=_summarize, artifacts=_artifacts,
 ))

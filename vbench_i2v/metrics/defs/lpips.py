@@ -4,7 +4,8 @@ from vbench_i2v.metrics.registry import MetricSpec, register
 
 
 def build_lpips(extractor, identity, device, ctx):
-    """The LPIPS network, built once per scoring call and shared by lpips and lpips-cond."""
+    """The LPIPS network (catalog family ``lpips``), built once per scoring call and shared by
+    lpips and lpips-cond."""
     from vbench_i2v import weights
     from vbench_i2v.feature_extractors.lpips_net import LPIPSAlex
 
@@ -25,5 +26,5 @@ def _per_video(item, ctx) -> float:
 register(MetricSpec(
     name="lpips", kind="paired", higher_is_better=False, decimals=3, needs_model="lpips",
     description="LPIPS v0.1 (AlexNet) of each predicted frame with the real frame, native size, mean per video",
-    per_video=_per_video, provenance={"model_builder": build_lpips},
+    per_video=_per_video,
 ))

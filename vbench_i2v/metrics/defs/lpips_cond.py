@@ -10,14 +10,8 @@ def _per_video(item, ctx) -> float:
                                        frames=ctx.scored_frames(len(item.fake), item.name)).mean())
 
 
-def _build(extractor, identity, device, ctx):
-    from vbench_i2v.metrics.defs.lpips import build_lpips
-
-    return build_lpips(extractor, identity, device, ctx)
-
-
 register(MetricSpec(
     name="lpips-cond", kind="conditioned", higher_is_better=False, decimals=3, needs_model="lpips",
     description="LPIPS v0.1 (AlexNet) of each predicted frame with the conditioning image, mean per video",
-    per_video=_per_video, provenance={"model_builder": _build},
+    per_video=_per_video,
 ))
