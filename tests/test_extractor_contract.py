@@ -181,12 +181,37 @@ def vjepa_on_meta(family, name, tmp_path, monkeypatch):
     assert spec.contract == J.CONTRACT
 
 
+def dlib_installed(family, name, tmp_path, monkeypatch):
+    """dlib-resnet's files ship inside face-recognition-models (the `dlib` extra), never imported: built
+    by name from the installed package with the catalog's sha256, and frames without a face give
+    dlib's own descriptor of the whole frame as a 150x150 chip (real faces: tests/test_dlib_identity.py)."""
+    import importlib.util
+
+    if importlib.util.find_spec("dlib") is None or importlib.util.find_spec("face_recognition_models") is None:
+        pytest.skip('the optional dlib extra is not installed (pip install "vbench-i2v[dlib]")')
+    import dlib
+    from PIL import Image
+
+    spec = spec_of(family, name)
+    ex = resolve_extractor(name, family)
+    assert ex.spec is spec and ex.weights_sha256 == spec.weights.sha256
+    assert ex.extra_weights_sha256 == {w.name: w.sha256 for w in spec.extra_weights}
+    frames = _video(t=3, h=64, w=64)[0]  # noise: no face
+    e, fallbacks = ex.embed(frames)
+    assert e.shape == (3, spec.dim) and fallbacks == 3
+    rec = dlib.face_recognition_model_v1(str(W.require(spec.weights.name).path))
+    want = [rec.compute_face_descriptor(np.asarray(Image.fromarray(f).resize((150, 150), Image.Resampling.BILINEAR)))
+            for f in frames]
+    np.testing.assert_allclose(e, np.asarray(want, np.float64), rtol=0, atol=1e-5)  # same dlib arithmetic
+
+
 # (family, name) -> (what the recipe shows, function)
 RECIPES = {
     ("video", "resnext101-kinetics"): ("round-trip", resnext_round_trip),
     ("video", "synthetic-probe"): ("round-trip", probe_round_trip),
     ("identity", "synthetic-probe"): ("round-trip", probe_round_trip),
     ("identity", "facenet-vggface2"): ("round-trip", facenet_round_trip),
+    ("identity", "dlib-resnet"): ("installed", dlib_installed),
     ("video", "i3d-kinetics400"): ("round-trip", i3d_round_trip),
     ("video", "i3d-kinetics400-styleganv"): ("round-trip", i3d_round_trip),
     ("video", "videomae-v2-g-ssv2"): ("meta", videomae_on_meta),
