@@ -202,10 +202,13 @@ def execute(run: Run, work: Path, out: Path, device: str = "cpu") -> dict:
 
 
 def _commit(paths: list[Path], message: str) -> None:
+    """Commit ``paths`` in the repository that holds them (the workers may run from a snapshot of
+    the code in another work tree while the results land in the main one)."""
+    repo = paths[0] if paths[0].is_dir() else paths[0].parent
     for attempt in range(30):
-        add = subprocess.run(["git", "add", "--", *map(str, paths)], cwd=ROOT, capture_output=True, text=True)
+        add = subprocess.run(["git", "add", "--", *map(str, paths)], cwd=repo, capture_output=True, text=True)
         if add.returncode == 0:
-            r = subprocess.run(["git", "commit", "-q", "-m", message, "--", *map(str, paths)], cwd=ROOT,
+            r = subprocess.run(["git", "commit", "-q", "-m", message, "--", *map(str, paths)], cwd=repo,
                                capture_output=True, text=True)
             if r.returncode == 0 or "nothing" in r.stdout + r.stderr:
                 return
