@@ -164,7 +164,7 @@ def test_run(run: Run, work: Path, out_dir: Path, device: str = "cpu") -> Path:
     runs = work / "test-runs"
     cmd = [sys.executable, "-m", "vbench_i2v", "run", "--generator", run.backend, "--dataset", "synthetic",
            "--checkpoint", str(work / run.name), "--seed", "0", "--out", str(runs), "--device", device]
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    subprocess.run(cmd, check=True, cwd=work)  # not the repository: its source folder would shadow the install
     found = [p for p in runs.glob("*/results.json")
              if json.loads(p.read_text())["generator"].get("checkpoint_sha256") == _sha256(work / run.name / "model.safetensors")]
     if not found:
