@@ -19,7 +19,6 @@ from pathlib import Path
 from vbench_i2v.catalog import EXTRACTORS, IDENTITY_EMBEDDERS, IMAGE_NETWORKS
 from vbench_i2v.specs import ExtractorSpec, InputContract, WeightSpec
 
-VIDEO_EXTRACTORS = EXTRACTORS  # names of the video feature extractors (kept for older callers)
 # Loaders of extractor folders (trained probes), "module:function(path, device=)": resolved by
 # name so this package never imports the code that trains them.
 FOLDER_LOADERS = ["vbench_i2v.probes.folder:load_probe_folder"]
@@ -79,7 +78,7 @@ def _injected_spec(obj, family: str) -> ExtractorSpec:
     """A spec for an object built outside the registry (a test's small network, a plugin)."""
     name = getattr(obj, "name", type(obj).__name__)
     contract = getattr(obj, "contract", None) or InputContract(
-        frames=None, sampling="all", size=None, resize="as given", value_range=(0.0, 255.0),
+        frames=None, sampling="all", size=None, resize="none", value_range=(0.0, 255.0),
         note="injected extractor: input contract not declared")
     sha = getattr(obj, "weights_sha256", None)
     w = WeightSpec(name=name, file_name="(in memory)", description="injected", loader="", sha256=sha)

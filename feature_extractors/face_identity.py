@@ -3,6 +3,8 @@
 Each frame is cropped by MTCNN (weights ship in facenet-pytorch's wheel); a frame where no face is
 found falls back to the whole frame (counted, and reported in the results). Crops are 160x160,
 standardised as facenet does ((x - 127.5) / 128), and embedded to L2-normalised 512-d vectors.
+Every number (crop size, the detector's settings, the whole frame's resize and standardisation) is
+the catalog entry's input contract; the whole frame is built from it by vbench_i2v/preprocess.py.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vbench_i2v.catalog import IDENTITY_EMBEDDERS
 from vbench_i2v.errors import WeightsError
+from vbench_i2v.preprocess import frames_input
 
-CROP = 160
+CONTRACT = IDENTITY_EMBEDDERS["facenet-vggface2"].contract
+CROP = CONTRACT.size[0]
 
 
 def load_inception_resnet(path, map_location="cpu"):
@@ -36,9 +41,24 @@ def load_inception_resnet(path, map_location="cpu"):
 
 
 def _whole_frame(frame: np.ndarray) -> torch.Tensor:
-    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float()
-    x = torch.nn.functional.interpolate(x, size=(CROP, CROP), mode="bilinear", antialias=True, align_corners=False)
-    return (x[0] - 127.5) / 128.0
+    """A frame without a face, as the network's input ``3 x 160 x 160`` (the contract, whole frame)."""
+    return _whole_frames(np.asarray(frame)[None])[0]
+
+
+def _whole_frames(frames: np.ndarray) -> torch.Tensor:
+    return frames_input(frames, CONTRACT, "facenet-vggface2")
+
+
+def build_mtcnn(device, contract=CONTRACT):
+    """facenet-pytorch's MTCNN with the contract's crop size and detector settings."""
+    from facenet_pytorch import MTCNN
+
+    face = contract.face_settings
+    if face.get("detector") != "facenet-pytorch MTCNN":
+        raise ValueError(f"face_identity: the contract's detector is {face.get('detector')!r}, not MTCNN")
+    return MTCNN(image_size=contract.size[0], margin=face["margin"], min_face_size=face["min_face_size"],
+                 thresholds=list(face["thresholds"]), factor=face["factor"], post_process=True,
+                 select_largest=face["select"] == "largest", device=device)
 
 
 class FaceEmbedder:
@@ -48,23 +68,20 @@ class FaceEmbedder:
     weights_name = "facenet-vggface2"
 
     def __init__(self, weights_path, device: str = "cpu", batch_size: int = 64):
-        from facenet_pytorch import MTCNN
-
         self.device = torch.device(device)
         self.model = load_inception_resnet(weights_path).to(self.device)
-        self.mtcnn = MTCNN(image_size=CROP, margin=0, post_process=True, device=self.device)
+        self.mtcnn = build_mtcnn(self.device)
         self.batch_size = batch_size
 
     def crops(self, frames: np.ndarray) -> tuple[torch.Tensor, int]:
         """MTCNN face crops (3 x 160 x 160, standardised); whole frame where none is found."""
-        faces = self.mtcnn(list(frames)) if len(frames) else []
-        out, fallback = [], 0
-        for frame, face in zip(frames, faces):
-            if face is None:
-                fallback += 1
-                face = _whole_frame(frame)
-            out.append(face)
-        return torch.stack(out), fallback
+        faces = list(self.mtcnn(list(frames))) if len(frames) else []
+        missing = [i for i, face in enumerate(faces) if face is None]
+        if missing:
+            whole = _whole_frames(np.asarray(frames)[missing])
+            for j, i in enumerate(missing):
+                faces[i] = whole[j]
+        return torch.stack(faces), len(missing)
 
     @torch.inference_mode()
     def embed(self, frames) -> tuple[np.ndarray, int]:

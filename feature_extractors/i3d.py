@@ -19,7 +19,6 @@ Why this module is over 400 lines: one network with its two published weight for
 
 from __future__ import annotations
 
-import math
 import re
 import zipfile
 
@@ -28,7 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vbench_i2v.i3d_routes import CONTRACTS, MIN_FRAMES, I3DInputContract  # noqa: F401
+from vbench_i2v.i3d_routes import CONTRACTS, MIN_FRAMES, ROUTES  # noqa: F401
+from vbench_i2v.preprocess import needed_frames, resized_size, videos_input
+from vbench_i2v.specs import InputContract
 
 NUM_CLASSES = 400
 NUM_PARAMETERS = 12_697_264  # 400 classes; checked by tests/test_i3d.py
@@ -346,49 +347,40 @@ def load_any(path, map_location="cpu") -> InceptionI3D:
 
 # --- input contracts -----------------------------------------------------------------------------
 
-# The routes as data (torch-free, read by the extractor catalog too): vbench_i2v/i3d_routes.py
+# The routes as data (torch-free, read by the extractor catalog too): vbench_i2v/i3d_routes.py;
+# their InputContracts are what vbench_i2v/preprocess.py builds the input from.
 
 
-def select_frames(videos, contract: I3DInputContract):
+def _route_name(contract: InputContract) -> str:
+    return next((name for name, c in CONTRACTS.items() if c == contract), "custom")
+
+
+def select_frames(videos, contract: InputContract):
     """The frames a route scores, or an InputError naming what it needs (``too_few_frames``)."""
     from vbench_i2v.errors import InputError
 
     t = videos.shape[-4]
-    need = max(contract.min_frames, contract.frames or 0)
+    need = needed_frames(contract)
     if t < need:
-        what = f"{contract.frames} consecutive frames" if contract.frames else f"at least {need} frames"
-        raise InputError(f"FVD route {contract.route!r} (I3D) needs {what} per video, got {t} (too_few_frames)")
-    return videos if contract.frames is None else videos[..., : contract.frames, :, :, :]
+        what = f"{contract.frames} consecutive frames" if contract.sampling == "first" else f"at least {need} frames"
+        raise InputError(f"FVD route {_route_name(contract)!r} (I3D) needs {what} per video, got {t} "
+                         "(too_few_frames)")
+    return videos if contract.sampling == "all" else videos[..., : contract.frames, :, :, :]
 
 
-def resize_size(h: int, w: int, contract: I3DInputContract) -> tuple[int, int]:
-    s = contract.side
-    if contract.resize == "stretch":
-        return s, s
-    scale = s / min(h, w)
-    return (s, math.ceil(w * scale)) if h < w else (math.ceil(h * scale), s)
+def resize_size(h: int, w: int, contract: InputContract) -> tuple[int, int]:
+    """The resized frame size before the route's crop (``preprocess.resized_size``)."""
+    return resized_size(h, w, contract)
 
 
-def preprocess(videos, contract: I3DInputContract) -> torch.Tensor:
+def preprocess(videos, contract: InputContract) -> torch.Tensor:
     """uint8 ``B x T x H x W x 3`` -> float32 ``B x 3 x T' x side x side`` in [-1, 1], per the contract.
 
     All frames of the batch are resized in one ``F.interpolate`` call (a per-sample operation, so
     the result equals resizing frame by frame).
     """
-    v = torch.as_tensor(np.ascontiguousarray(select_frames(videos, contract)))
-    b, t, h, w, _ = v.shape
-    x = v.reshape(b * t, h, w, 3).permute(0, 3, 1, 2).float()
-    if contract.scale_before_resize:
-        x = x * contract.value_scale + contract.value_offset
-    oh, ow = resize_size(h, w, contract)
-    if (oh, ow) != (h, w):
-        x = F.interpolate(x, size=(oh, ow), mode=contract.interpolation, align_corners=False, antialias=False)
-    s = contract.side
-    top, left = (oh - s) // 2, (ow - s) // 2
-    x = x[:, :, top : top + s, left : left + s]
-    if not contract.scale_before_resize:
-        x = x * contract.value_scale + contract.value_offset
-    return x.reshape(b, t, 3, s, s).permute(0, 2, 1, 3, 4).contiguous()
+    select_frames(videos, contract)  # the route's wording for clips that are too short
+    return videos_input(videos, contract, f"FVD route {_route_name(contract)!r} (I3D)")
 
 
 # --- fast inference plan -------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def _contract(min_side: int) -> InputContract:
     reference data loader), so 64x64 frames are the metric's home size. The spatial average makes
     the score aspect-agnostic; the only limit is ``min_side`` (every tapped layer keeps a pixel).
     """
-    return InputContract(frames=None, sampling="per-frame", size=None, resize="none (native size)",
+    return InputContract(frames=None, sampling="per-frame", size=None, resize="none",
                          value_range=(-1.0, 1.0), mean=SHIFT, std=SCALE, max_aspect=100.0,
                          note=f"LPIPS v{VERSION}; frames of at least {min_side}x{min_side} pixels")
 

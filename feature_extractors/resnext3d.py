@@ -8,9 +8,14 @@ Input: float ``B x 3 x 16 x 112 x 112`` on the 0-255 scale minus the ActivityNet
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vbench_i2v.catalog import EXTRACTORS as EXTRACTOR_CATALOG
+from vbench_i2v.preprocess import frames_input, videos_input
 
 
 class ResNeXtBottleneck(nn.Module):
@@ -118,10 +123,15 @@ def save_published(model: ResNeXt3D, path) -> None:
 
 
 # --- Video FID feature recipe (G3AN) -------------------------------------------------------------
+# The recipe is the catalog entry's input contract (vbench_i2v/catalog.py): central 16 frames, each
+# resized to 112x112 like PIL's Image.resize(BILINEAR) and rounded back to 0..255, minus the
+# ActivityNet mean. vbench_i2v/preprocess.py builds the input from it; the names below are its
+# numbers, read from there.
 
-ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)
-CLIP_LEN = 16
-SIDE = 112
+CONTRACT = EXTRACTOR_CATALOG["resnext101-kinetics"].contract
+ACTIVITYNET_MEAN = CONTRACT.mean
+CLIP_LEN = CONTRACT.frames
+SIDE = CONTRACT.size[0]
 CPU_FORWARD_CLIPS = 2  # clips per network forward on CPU (measured: 0.101 CPU-s/clip vs 0.110 at 8)
 
 
@@ -137,25 +147,20 @@ def central_frames(video, length: int = CLIP_LEN):
 
 
 def resize_like_pil(frames: torch.Tensor, side: int = SIDE) -> torch.Tensor:
-    """uint8 ``N x H x W x 3`` -> float ``N x 3 x side x side`` holding whole numbers 0-255.
+    """uint8 ``N x H x W x 3`` -> float ``N x 3 x side x side`` holding whole numbers 0-255: the
+    contract's resize alone (``Resize.BILINEAR_AA_SHRINKING`` with ``Pixels.ROUNDED``).
 
     PIL's ``Image.resize(BILINEAR)`` widens the filter when shrinking (antialias); torch's
     ``interpolate(antialias=True)`` implements the same filter, so after rounding the result is
     within 1 grey level of PIL's (PIL rounds in fixed point; exact equality would need PIL itself).
     When only enlarging, PIL's filter is the plain triangle with half-pixel centres, which is
-    ``interpolate(align_corners=False)`` without antialias: ~3x faster in channels-last, and its
-    output (channels-last) becomes channels_last_3d network input without a copy.
+    ``interpolate(align_corners=False)`` without antialias: ~3x faster in channels-last (in
+    ``preprocess`` its channels-last output becomes channels_last_3d network input without a copy).
     Rounding keeps the network input on PIL's integer grid, as the reference recipe feeds uint8.
     """
-    n, h, w, _ = frames.shape
-    x = frames.permute(0, 3, 1, 2).float()  # N 3 H W view of the N H W 3 memory (channels-last)
-    if (h, w) != (side, side):
-        if side >= h and side >= w:
-            x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
-        else:
-            x = F.interpolate(x.contiguous(), size=(side, side), mode="bilinear", antialias=True,
-                              align_corners=False)
-    return x.round_().clamp_(0, 255)
+    pixels = replace(CONTRACT, size=(side, side), value_range=(0.0, 255.0), mean=(0.0, 0.0, 0.0),
+                     std=(1.0, 1.0, 1.0))
+    return frames_input(frames, pixels, "Video FID")
 
 
 class FoldedFeatures:
@@ -300,14 +305,13 @@ class ResNeXtFIDExtractor:
                 "bf16 on a CPU without native bf16 (no AVX512-BF16/AMX): PyTorch emulates it, measured about "
                 "25x slower than fp32 here; drop --bf16 on this machine")
         self.fast = fast
-        self.mean = torch.tensor(ACTIVITYNET_MEAN).view(1, 3, 1, 1, 1)
 
     def preprocess(self, videos) -> torch.Tensor:
-        """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 112 x 112`` network input."""
-        v = torch.as_tensor(central_frames(videos))
-        b, t, h, w, _ = v.shape
-        x = resize_like_pil(v.reshape(b * t, h, w, 3)).reshape(b, t, 3, SIDE, SIDE).permute(0, 2, 1, 3, 4)
-        return x - self.mean
+        """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 112 x 112`` network input, built from the
+        contract (channels_last_3d when the extractor runs in that layout)."""
+        central_frames(videos)  # the Video FID wording for clips that are too short
+        fmt = torch.channels_last_3d if getattr(self, "channels_last", True) else torch.contiguous_format
+        return videos_input(videos, CONTRACT, "Video FID", memory_format=fmt)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if not getattr(self, "fast", True):  # instances built field by field predate the plan

@@ -25,8 +25,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vbench_i2v import protocol, tensors
-from vbench_i2v.errors import InputError, WeightsError
+from vbench_i2v import protocol
+from vbench_i2v.errors import WeightsError
+from vbench_i2v.preprocess import frame_indices, frames_input, videos_input
 
 FORMAT = "vbench-synthetic-probe/1"
 PROBE_FRAMES = protocol.CLIP_FRAMES // 2  # every second frame of a protocol clip
@@ -169,42 +170,28 @@ def load_probe(path, map_location: str = "cpu") -> SyntheticProbe:
 
 # --- inputs ----------------------------------------------------------------------------------
 
+def _contracts():
+    """The video and per-frame input contracts of the shipped probe (catalog entries): what
+    ``video_input`` and ``frame_input`` build, through vbench_i2v/preprocess.py."""
+    from vbench_i2v.catalog import EXTRACTORS, IDENTITY_EMBEDDERS
+
+    return EXTRACTORS["synthetic-probe"].contract, IDENTITY_EMBEDDERS["synthetic-probe"].contract
+
+
 def probe_frame_indices(t: int) -> np.ndarray:
     """Which frames the video branch sees: every second frame of a 32-frame clip; other lengths
     are first resampled (nearest) to 32 frames, so a clip's whole time span is always covered."""
-    if t < 2:
-        raise InputError(f"the synthetic probe needs at least 2 frames per video, got {t}")
-    idx = np.arange(protocol.CLIP_FRAMES) if t == protocol.CLIP_FRAMES else \
-        np.round(np.linspace(0, t - 1, protocol.CLIP_FRAMES)).astype(int)
-    return idx[::2]
-
-
-def _resize(x: torch.Tensor, size: int = SIZE) -> torch.Tensor:
-    """``N x 3 x H x W`` -> ``N x 3 x size x size`` (antialiased bilinear; a no-op at 64x64)."""
-    if x.shape[-2:] == (size, size):
-        return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return frame_indices(t, _contracts()[0], "the synthetic probe")
 
 
 def video_input(videos) -> torch.Tensor:
-    """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 64 x 64`` in [-1, 1]."""
-    v = np.asarray(videos)
-    if v.ndim != 5 or v.shape[-1] != 3:
-        raise InputError(f"the synthetic probe expects B x T x H x W x 3 videos, got shape {v.shape}")
-    v = v[:, probe_frame_indices(v.shape[1])]
-    x = tensors.video_to_model(v)  # B x 3 x 16 x H x W
-    if x.shape[-2:] != (SIZE, SIZE):
-        b, c, t, h, w = x.shape
-        x = _resize(x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)).reshape(b, t, c, SIZE, SIZE).permute(0, 2, 1, 3, 4)
-    return x.contiguous()
+    """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 64 x 64`` in [-1, 1] (the video contract)."""
+    return videos_input(videos, _contracts()[0], "the synthetic probe")
 
 
 def frame_input(frames) -> torch.Tensor:
-    """uint8 ``N x H x W x 3`` -> float ``N x 3 x 64 x 64`` in [-1, 1]."""
-    f = np.asarray(frames)
-    if f.ndim != 4 or f.shape[-1] != 3:
-        raise InputError(f"the synthetic probe expects N x H x W x 3 frames, got shape {f.shape}")
-    return _resize(tensors.image_to_model(f))
+    """uint8 ``N x H x W x 3`` -> float ``N x 3 x 64 x 64`` in [-1, 1] (the per-frame contract)."""
+    return frames_input(frames, _contracts()[1], "the synthetic probe")
 
 
 # --- the registry's two interfaces --------------------------------------------------------------

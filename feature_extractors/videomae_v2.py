@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from vbench_i2v.feature_extractors.vit_video import (
-    VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames, select_first_frames)
+    VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, select_first_frames, video_input)
 from vbench_i2v.catalog import EXTRACTORS as EXTRACTOR_CATALOG
 from vbench_i2v.specs import InputContract
 
@@ -99,16 +99,9 @@ def select_frames(videos, contract: InputContract = CONTRACT):
 
 
 def preprocess(videos, contract: InputContract = CONTRACT) -> torch.Tensor:
-    """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 224 x 224`` as cd-fvd feeds the network."""
-    v = torch.as_tensor(np.ascontiguousarray(select_frames(videos, contract)))
-    b, t, h, w, _ = v.shape
-    lo, hi = contract.value_range
-    x = v.permute(0, 1, 4, 2, 3).reshape(b * t, 3, h, w).float() / 255.0 * (hi - lo) + lo
-    x = resize_frames(x, contract.size[0], antialias_when_shrinking=False)
-    mean = torch.tensor(contract.mean).view(1, 3, 1, 1)
-    std = torch.tensor(contract.std).view(1, 3, 1, 1)
-    x = (x - mean) / std
-    return x.reshape(b, t, 3, *contract.size).permute(0, 2, 1, 3, 4).contiguous()
+    """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 224 x 224`` as cd-fvd feeds the network
+    (the first 16 frames, [0, 1], bilinear without antialias: the contract)."""
+    return video_input(videos, contract, NAME)
 
 
 class VideoMAEv2Extractor:

@@ -276,16 +276,6 @@ def read_checkpoint(path):
             raise WeightsError(f"{path}: cannot read as a torch checkpoint ({type(exc).__name__}: {exc})") from None
 
 
-def resize_frames(x: torch.Tensor, size: int, antialias_when_shrinking: bool) -> torch.Tensor:
-    """Float ``N x C x H x W`` -> ``N x C x size x size`` bilinear (half-pixel centres)."""
-    h, w = x.shape[-2:]
-    if (h, w) == (size, size):
-        return x
-    shrinking = h > size or w > size
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                         antialias=antialias_when_shrinking and shrinking)
-
-
 def flops_per_clip(cfg: VideoViTConfig) -> float:
     """Multiply-adds x 2 of one forward (patch embedding, qkv/proj/MLP matmuls, attention)."""
     n, d = cfg.num_tokens, cfg.embed_dim
@@ -308,5 +298,15 @@ def select_first_frames(videos, contract, name: str):
     return v[:, : contract.frames]
 
 
-__all__ = ["select_first_frames", "VideoViTConfig", "VideoViT", "sinusoid_table_1d", "sincos_table_3d", "load_weights_strict",
-           "read_checkpoint", "resize_frames", "num_parameters", "flops_per_clip"]
+def video_input(videos, contract, name: str) -> torch.Tensor:
+    """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x frames x h x w`` network input: the clips
+    checked against the contract (frames, aspect ratio), then built from it
+    (``vbench_i2v/preprocess.py``: the first frames, ``value_range``, resize, mean/std)."""
+    from vbench_i2v.preprocess import videos_input
+
+    select_first_frames(videos, contract, name)
+    return videos_input(videos, contract, name)
+
+
+__all__ = ["select_first_frames", "video_input", "VideoViTConfig", "VideoViT", "sinusoid_table_1d", "sincos_table_3d",
+           "load_weights_strict", "read_checkpoint", "num_parameters", "flops_per_clip"]

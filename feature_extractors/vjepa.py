@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_i2v.feature_extractors.vit_video import (
-    Mlp, VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, resize_frames, select_first_frames)
+    Mlp, VideoViT, VideoViTConfig, load_weights_strict, read_checkpoint, video_input)
 from vbench_i2v.catalog import EXTRACTORS as EXTRACTOR_CATALOG
 from vbench_i2v.specs import InputContract
 
@@ -180,14 +180,9 @@ def save_probe(model: AttentiveClassifier, path) -> None:
 
 
 def preprocess(videos, contract: InputContract = CONTRACT) -> torch.Tensor:
-    """uint8 ``B x T x H x W x 3`` -> normalised float ``B x 3 x 16 x 224 x 224``."""
-    v = torch.as_tensor(np.ascontiguousarray(select_first_frames(videos, contract, NAME)))
-    b, t, h, w, _ = v.shape
-    lo, hi = contract.value_range
-    x = v.permute(0, 1, 4, 2, 3).reshape(b * t, 3, h, w).float() / 255.0 * (hi - lo) + lo
-    x = resize_frames(x, contract.size[0], antialias_when_shrinking=True)
-    x = (x - torch.tensor(contract.mean).view(1, 3, 1, 1)) / torch.tensor(contract.std).view(1, 3, 1, 1)
-    return x.reshape(b, t, 3, *contract.size).permute(0, 2, 1, 3, 4).contiguous()
+    """uint8 ``B x T x H x W x 3`` -> normalised float ``B x 3 x 16 x 224 x 224`` (the contract: the
+    first 16 frames, [0, 1], bilinear antialiased when shrinking, ImageNet mean/std)."""
+    return video_input(videos, contract, NAME)
 
 
 class VJEPAExtractor:

