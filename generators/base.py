@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from vbench_i2v import protocol
-from vbench_i2v.devices import resolve_device  # noqa: F401 - part of this module's API
+from vbench_i2v.devices import resolve_device
 from vbench_i2v.files import atomic_path, atomic_write_json
 from vbench_i2v.errors import InputError
 from vbench_i2v.options import Option, Schema, parse_options
@@ -395,7 +395,7 @@ class GeneratorBackend:
             save_file(state, str(tmp), metadata={"backend": self.name})
         meta = self.checkpoint_meta()
         meta.update(extra or {})
-        write_json_atomic(directory / CONFIG_FILE, meta)
+        atomic_write_json(directory / CONFIG_FILE, meta)
         return directory
 
     @classmethod
@@ -452,5 +452,3 @@ def read_checkpoint_meta(directory) -> dict[str, Any]:
         raise InputError(f"{path}: not a vbench-i2v generator config")
     return meta
 
-
-write_json_atomic = atomic_write_json  # one implementation, in vbench_i2v.files

@@ -338,7 +338,7 @@ def test_study_score_bad_answer_files(tmp_path, study):
         "bad-quote", "repeated-header"])
 def test_read_table_refuses_malformed_csv(tmp_path, text, expect):
     from vbench_i2v.errors import InputError
-    from vbench_i2v.study.score import read_table
+    from vbench_i2v.tables import read_table
 
     f = tmp_path / "t.csv"
     f.write_text(text)
@@ -348,7 +348,7 @@ def test_read_table_refuses_malformed_csv(tmp_path, text, expect):
 
 
 def test_read_table_reads_text_exactly(tmp_path):
-    from vbench_i2v.study.score import read_table
+    from vbench_i2v.tables import read_table
 
     f = tmp_path / "t.csv"
     f.write_bytes("\ufeffa,b\r\n007,\r\n\"x,y\",NA\r\n\n".encode())

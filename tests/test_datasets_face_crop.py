@@ -52,7 +52,7 @@ def test_one_stable_box_per_video_contains_the_face(astronaut, cascade_box):
     clip = face_crop.crop_faces(frames, size=64, source="astronaut")
     assert clip.shape == (12, 64, 64, 3) and clip.dtype == np.uint8
     # one box for the video: the crop equals cutting that box from each frame (no per-frame jitter)
-    from vbench_i2v.datasets.base import resize_frames
+    from vbench_i2v.datasets.frames import resize_frames
 
     expected = resize_frames(np.ascontiguousarray(frames[:, y0 : y0 + side, x0 : x0 + side]), 64)
     np.testing.assert_array_equal(clip, expected)

@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.linalg
 import scipy.stats
 import torch
 
+from references import frechet_of, mmd2_unbiased
 from vbench_i2v import weights
 from vbench_i2v.metrics.plan import ScorePlan
 from vbench_i2v.metrics.engine import compute_metrics
-
-
-def _frechet(x, y, ddof):
-    mu1, mu2 = x.mean(0), y.mean(0)
-    s1, s2 = np.cov(x, rowvar=False, ddof=ddof), np.cov(y, rowvar=False, ddof=ddof)
-    covmean = scipy.linalg.sqrtm(s1 @ s2).real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
 
 def _videos(seed, n, t=16, size=48):
@@ -70,19 +63,13 @@ def test_fvd_routes_equal_scipy_frechet_on_independent_features(i3d_home):
         ex = I3DFVDExtractor.from_model(i3d_home, route=route, fast=False)
         fr = ex.features(np.stack([real[k] for k in sorted(real)]))
         ff = ex.features(np.stack([fake[k] for k in sorted(fake)]))
-        assert m[name]["value"] == pytest.approx(_frechet(fr, ff, ddof), rel=1e-6, abs=1e-6)
+        assert m[name]["value"] == pytest.approx(frechet_of(fr, ff, ddof), rel=1e-6, abs=1e-6)
         assert m[name]["provenance"]["extractor"] == ("i3d-kinetics400" if route == "fvd" else "i3d-kinetics400-styleganv")
     # KVD: one subset holding every video = the full unbiased MMD^2 with k(x,y) = (x.y/d + 1)^3
     ex = I3DFVDExtractor.from_model(i3d_home, route="fvd", fast=False)
     x = ex.features(np.stack([real[k] for k in sorted(real)]))
     y = ex.features(np.stack([fake[k] for k in sorted(fake)]))
-    d = x.shape[1]
-    k = lambda a, b: (a @ b.T / d + 1) ** 3  # noqa: E731
-    n = len(x)
-    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-    mmd = (kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) \
-        - 2 * kxy.mean()
-    assert m["kvd"]["value"] == pytest.approx(mmd, rel=1e-6, abs=1e-9)
+    assert m["kvd"]["value"] == pytest.approx(mmd2_unbiased(x, y), rel=1e-6, abs=1e-9)
     assert m["kvd"]["subset_size"] == 5
     prov = res.provenance["extractors"]
     assert prov["i3d-kinetics400"]["contract"]["size"] == [224, 224]
@@ -127,6 +114,6 @@ def test_fid_inf_is_the_intercept_of_its_reported_points():
     fr = ex.features(np.stack([real[k] for k in sorted(real)]))
     ff = ex.features(np.stack([fake[k] for k in sorted(fake)]))
     full = [p for p in r["points"] if p[0] == 30]
-    assert full[0][1] == pytest.approx(_frechet(ff, fr, 1), rel=1e-6)
-    assert res.metrics["fid"]["value"] == pytest.approx(_frechet(fr, ff, 1), rel=1e-6)
+    assert full[0][1] == pytest.approx(frechet_of(ff, fr, 1), rel=1e-6)
+    assert res.metrics["fid"]["value"] == pytest.approx(frechet_of(fr, ff, 1), rel=1e-6)
     assert "not ResNeXt-101" in res.provenance["extractor_note"]

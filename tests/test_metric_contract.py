@@ -2,10 +2,10 @@
 
 Each metric's declaration must be valid (kind, direction, decimals, description, network), and its
 value, run through ``vbench_i2v.metrics.engine.compute_metrics`` on small in-memory videos, must
-equal an independent reference written in this file (:data:`REFERENCES`): scikit-image per frame
-for SSIM/PSNR, the ``lpips`` package for LPIPS, ``scipy.linalg.sqrtm`` for the Frechet distances,
-plain loops for the MMD estimators (KID, KVD, JEDi) and for ACD, ``numpy.polyfit`` for the
-1/N extrapolations. A registered metric without a reference fails, so a new metric has to bring one.
+equal an independent reference (:data:`REFERENCES`): scikit-image per frame for SSIM/PSNR, the
+``lpips`` package for LPIPS, ``scipy.linalg.sqrtm`` for the Frechet distances and the kernel sums
+of the MMD estimators (KID, KVD, JEDi) from ``tests/references.py``, plain loops for ACD,
+``numpy.polyfit`` for the 1/N extrapolations. A registered metric without a reference fails, so a new metric has to bring one.
 
 Networks are never loaded from published weights here. A metric on a video network or an
 identity embedder runs with a small object injected where the engine builds it
@@ -21,23 +21,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pytest
-import scipy.linalg
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from dist_fakes import MeanColourEmbedder, MomentsExtractor
+from references import frechet_of, jedi_kernel, mmd2_biased, mmd2_unbiased, seeded_stream
 
 import vbench_i2v.feature_extractors as fx
-from vbench_i2v.catalog import EXTRACTORS
+from vbench_i2v.catalog import DEFAULT_EXTRACTOR, EXTRACTORS
 from vbench_i2v.metrics import registry
 from vbench_i2v.metrics.plan import ScorePlan
-from vbench_i2v.metrics.engine import DEFAULT_EXTRACTOR, compute_metrics
-from vbench_i2v.protocol import rng_for
+from vbench_i2v.metrics.engine import compute_metrics
 
 N, T, H, W = 20, 5, 32, 32  # small, but N >= 10 for the 1/N fits and 32 px for LPIPS's AlexNet taps
 SETTINGS = dict(seed=3, bootstrap_reps=50, set_bootstrap_reps=20, kid_subsets=4, kid_subset_size=1000)
@@ -129,69 +128,46 @@ def _features(c: Case):
             c.net.features(np.stack([c.fake[k] for k in names])))
 
 
-def _frechet(x, y, ddof: int = 1) -> float:
-    """||mu_x - mu_y||^2 + tr(S_x + S_y - 2 sqrtm(S_x S_y))."""
-    s1, s2 = np.atleast_2d(np.cov(x, rowvar=False, ddof=ddof)), np.atleast_2d(np.cov(y, rowvar=False, ddof=ddof))
-    root = scipy.linalg.sqrtm(s1 @ s2).real
-    return float(((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * root))
-
-
 def frechet_reference(c: Case) -> float:
     """Covariances with 1/(N-1) (Video FID, FVD's VideoGPT route)."""
-    return _frechet(*_features(c))
+    return frechet_of(*_features(c))
 
 
 def frechet_population_reference(c: Case) -> float:
     """Covariances with 1/N (stylegan-v's FVD route)."""
-    return _frechet(*_features(c), ddof=0)
+    return frechet_of(*_features(c), ddof=0)
 
 
 def cd_fvd_reference(c: Case) -> float:
     """cd-fvd: features rounded to float32 as its pipeline stores them, covariances with 1/N."""
     x, y = (a.astype(np.float32).astype(np.float64) for a in _features(c))
-    return _frechet(x, y, ddof=0)
+    return frechet_of(x, y, ddof=0)
 
 
 def mmd_cubic_unbiased_reference(c: Case) -> float:
     """Unbiased MMD^2 with k(a, b) = (a.b / d + 1)^3 over all videos (KID, KVD): the test's subset
     size is >= N with equal N on both sides, so every subset the metric draws is the whole set."""
-    x, y = _features(c)
-    d = x.shape[1]
-    k = lambda a, b: (a @ b / d + 1.0) ** 3  # noqa: E731
-    m, n = len(x), len(y)
-    sxx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
-    syy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
-    sxy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
-    return float(sxx + syy - 2 * sxy)
+    return mmd2_unbiased(*_features(c))
 
 
 def jedi_reference(c: Case) -> dict:
     """JEDi: 100 x MMD^2 with k(a, b) = (a.b / d)^2; biased (all pairs, the published value) and
     unbiased (diagonals dropped, reported beside it)."""
     x, y = _features(c)
-    d = x.shape[1]
-    k = lambda a, b: (a @ b / d) ** 2  # noqa: E731
-    m, n = len(x), len(y)
-    kxx = [[k(x[i], x[j]) for j in range(m)] for i in range(m)]
-    kyy = [[k(y[i], y[j]) for j in range(n)] for i in range(n)]
-    sxy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
-    biased = sum(map(sum, kxx)) / m**2 + sum(map(sum, kyy)) / n**2 - 2 * sxy
-    unbiased = ((sum(map(sum, kxx)) - sum(kxx[i][i] for i in range(m))) / (m * (m - 1))
-                + (sum(map(sum, kyy)) - sum(kyy[i][i] for i in range(n))) / (n * (n - 1)) - 2 * sxy)
-    return {"value": 100 * biased, "unbiased": 100 * unbiased}
+    return {"value": 100 * mmd2_biased(x, y, jedi_kernel), "unbiased": 100 * mmd2_unbiased(x, y, jedi_kernel)}
 
 
 def frechet_inf_reference(key: str) -> Callable:
     """Chong & Forsyth's extrapolation as documented in ``vbench_i2v.metrics.extrapolate``: Frechet
     of random fake subsets (10 sizes N/5..N, 3 draws each, 1 at N) against the whole real set, line
     ``a + b/N`` fitted by ``numpy.polyfit``, value = a. The subsets follow the documented seeding
-    (``rng_for(seed, key)`` -> one ``numpy`` generator), so the points are the metric's points."""
+    (``seeded_stream(seed, key)`` -> one ``numpy`` generator), so the points are the metric's points."""
 
     def compute(c: Case) -> dict:
         x, y = _features(c)
-        rng = np.random.default_rng(int(rng_for(SETTINGS["seed"], key).integers(1 << 31)))
+        rng = np.random.default_rng(int(seeded_stream(SETTINGS["seed"], key).integers(1 << 31)))
         ns = np.unique(np.linspace(max(N // 5, 2), N, 10).astype(int))
-        pts = [(n, _frechet(y[np.sort(rng.choice(N, n, replace=False))], x))
+        pts = [(n, frechet_of(y[np.sort(rng.choice(N, n, replace=False))], x))
                for n in ns for _ in range(1 if n == N else 3)]
         slope, intercept = np.polyfit([1 / n for n, _ in pts], [s for _, s in pts], 1)
         return {"value": float(intercept), "slope": float(slope), "ns": [int(n) for n in ns],

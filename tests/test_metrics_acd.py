@@ -38,3 +38,28 @@ def test_bootstrap_intervals_are_seeded_and_cover_the_mean():
     lo2, hi2 = two_sample_ci(lambda cx, cy: (cx @ v[:100]) / 100 - (cy @ v[100:]) / 100, 100, 100, seed=0, reps=300)
     d = v[:100].mean() - v[100:].mean()
     assert lo2 < d < hi2
+
+
+def test_acd_against_loops():
+    """ACD-C and ACD-I against plain loops; error messages start with the metric's label; float32
+    embeddings promoted (written for mutants that survived mutation testing, docs/mutation-testing.md)."""
+    rng = np.random.default_rng(3)
+    e, c = rng.normal(size=(5, 3)), rng.normal(size=3)
+    pairs = [np.linalg.norm(e[i] - e[j]) for i in range(5) for j in range(i + 1, 5)]
+    assert acd_c(e) == pytest.approx(np.mean(pairs), rel=1e-12)
+    assert acd_c(e[:2]) == pytest.approx(np.linalg.norm(e[0] - e[1]), rel=1e-12)
+    assert acd_i(e, c) == pytest.approx(np.mean([np.linalg.norm(r - c) for r in e]), rel=1e-12)
+    assert acd_i(e, c[None]) == pytest.approx(acd_i(e, c))
+    for bad in (e[:1], e[0], np.r_[e, [[np.nan] * 3]]):
+        with pytest.raises(InputError, match="^ACD-C[: ]"):
+            acd_c(bad)
+    with pytest.raises(InputError, match="^ACD-I[: ]"):
+        acd_i(e, c[:2])
+    with pytest.raises(InputError, match="^ACD-I[: ]"):
+        acd_i(np.r_[e, [[np.inf] * 3]], c)
+    with pytest.raises(InputError, match="^ACD-I[: ]"):
+        acd_i(e[0], c)
+    # float32 embeddings are promoted: the value is the float64 one to 1e-12
+    e32, c32 = (e * 1000 + 5000).astype(np.float32), (c * 1000 + 5001).astype(np.float32)
+    want = np.mean([np.linalg.norm(r - c32.astype(float)) for r in e32.astype(float)])
+    assert acd_i(e32, c32) == pytest.approx(want, rel=1e-12)

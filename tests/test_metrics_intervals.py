@@ -1,4 +1,6 @@
-"""Set-level bootstrap intervals are centred on the estimate (FID's resampling bias removed)."""
+"""Bootstrap intervals: the documented streams and percentiles of ``two_sample_ci`` and ``mean_ci``
+(replayed with ``references``), and set-level intervals centred on the estimate (FID's resampling
+bias removed)."""
 
 import numpy as np
 
@@ -7,6 +9,7 @@ from vbench_i2v.metrics.plan import ScorePlan
 from vbench_i2v.metrics.engine import compute_metrics
 
 from dist_fakes import MomentsExtractor  # the 6-d mean/std stand-in
+from references import bootstrap_means, percentile_interval, seeded_stream
 
 
 def test_shift_is_the_bootstrap_bias():
@@ -14,7 +17,7 @@ def test_shift_is_the_bootstrap_bias():
     stat = lambda cx, cy: float((cy > 0).sum())  # noqa: E731
     plain = bootstrap.two_sample_ci(stat, 5, 20, seed=1, reps=300, key="t")
     shifted = bootstrap.two_sample_ci(stat, 5, 20, seed=1, reps=300, key="t", point=20.0)
-    rng = bootstrap.rng_for(1, "bootstrap", "t")
+    rng = seeded_stream(1, "bootstrap", "t")
     draws = []
     for _ in range(300):
         rng.multinomial(5, np.full(5, 0.2))
@@ -42,3 +45,41 @@ def test_fid_interval_of_identical_and_shifted_sets_contains_the_value(tmp_path)
         fe.build_video_extractor = orig
     assert same["value"] < 1e-9 and same["ci95"][0] == 0.0 and same["ci95"][0] <= same["value"] <= same["ci95"][1]
     assert diff["value"] > 100 and diff["ci95"][0] <= diff["value"] <= diff["ci95"][1]
+
+
+# The two tests below were written for mutants that survived mutation testing (docs/mutation-testing.md).
+
+def test_two_sample_ci_defaults_and_that_both_sides_are_resampled():
+    """The defaults (seed 0, 200 reps, key "two-sample"), the stream replayed independently (real
+    counts then fake counts, per rep) and its percentiles; a statistic of one side still varies."""
+    a, b = np.arange(7.0), np.arange(9.0) ** 2
+    stat = lambda cx, cy: float(cx @ a / cx.sum() - cy @ b / cy.sum())  # noqa: E731
+    assert bootstrap.two_sample_ci(stat, 7, 9) == bootstrap.two_sample_ci(stat, 7, 9, seed=0, reps=200,
+                                                                           key="two-sample")
+    # an independent replay of the documented stream: real counts then fake counts, per rep
+    rng = seeded_stream(0, "bootstrap", "two-sample")
+    draws = []
+    for _ in range(200):
+        cx = rng.multinomial(7, np.full(7, 1 / 7)).astype(float)
+        cy = rng.multinomial(9, np.full(9, 1 / 9)).astype(float)
+        draws.append(stat(cx, cy))
+    np.testing.assert_allclose(bootstrap.two_sample_ci(stat, 7, 9), percentile_interval(draws), rtol=1e-12)
+    only_real = bootstrap.two_sample_ci(lambda cx, cy: float(cx @ a / cx.sum()), 7, 9, reps=50)
+    assert only_real[1] - only_real[0] > 0.5
+
+
+def test_mean_ci_small_inputs_and_stream():
+    """Empty input gives two NaNs, one value a zero-width interval; the stream is
+    ``("bootstrap", key)`` with the default key "mean" (checked on 25 continuous values: with 5 values
+    the percentiles of two streams can coincide)."""
+    assert bootstrap.mean_ci([]) != bootstrap.mean_ci([])  # [nan, nan]: nan != nan
+    assert len(bootstrap.mean_ci([])) == 2 and all(np.isnan(bootstrap.mean_ci([])))
+    assert bootstrap.mean_ci([2.5]) == [2.5, 2.5]
+    v = np.array([1.0, 4.0, 2.0, 8.0, 3.0])
+    np.testing.assert_allclose(bootstrap.mean_ci(v, seed=4, reps=300, key="k"),
+                               percentile_interval(bootstrap_means(v, seeded_stream(4, "bootstrap", "k"), 300)),
+                               rtol=1e-12)
+    w = np.random.default_rng(0).lognormal(size=25)  # continuous values: another stream moves the ends
+    assert bootstrap.mean_ci(w) == bootstrap.mean_ci(w, seed=0, reps=1000, key="mean")
+    assert bootstrap.mean_ci(w) != bootstrap.mean_ci(w, seed=0, reps=1000, key="other")
+    assert bootstrap.mean_ci([1.0, 3.0], reps=500)[0] < 2.0 < bootstrap.mean_ci([1.0, 3.0], reps=500)[1]

@@ -26,14 +26,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.linalg
 import scipy.stats
 import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from references import (bootstrap_means, frechet_of, mmd2_biased, mmd2_unbiased, percentile_interval,
+                        seeded_stream)
 from vbench_i2v.datasets import DATASETS
 from vbench_i2v.datasets.base import VideoDataset, VideoRecord
+from vbench_i2v.errors import InputError
 from vbench_i2v.generators.base import GeneratorBackend, GeneratorConfig
 from vbench_i2v.generators.registry import GENERATORS
 from vbench_i2v.metrics.plan import ScorePlan
@@ -284,35 +286,6 @@ def _probe_features(run_dir: Path, side: str, clips) -> np.ndarray:
     return np.asarray(ex.features(np.stack([_npz(run_dir / side / f"{c}.npz") for c in clips])), np.float64)
 
 
-def frechet_scipy(x: np.ndarray, y: np.ndarray) -> float:
-    """|mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrtm(S1 S2)) with 1/(N-1) covariances (the textbook FID)."""
-    mu1, mu2 = x.mean(0), y.mean(0)
-    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
-    covmean = scipy.linalg.sqrtm(s1 @ s2)
-    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean).real)
-
-
-def frechet_eigvals(x: np.ndarray, y: np.ndarray) -> float:
-    """The same distance with tr sqrt(S1 S2) = sum of sqrt of the eigenvalues of S1 S2 (general
-    eigensolver; stays accurate when N < D makes S1 S2 singular, where sqrtm does not)."""
-    mu1, mu2 = x.mean(0), y.mean(0)
-    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
-    ev = np.linalg.eigvals(s1 @ s2).real
-    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
-
-
-def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
-    """Unbiased MMD^2 with k(a, b) = (a.b / d + 1)^3 (Binkowski et al. 2018), written out with loops
-    over the kernel matrices' off-diagonal entries."""
-    d = x.shape[1]
-    k = lambda a, b: (a @ b.T / d + 1.0) ** 3  # noqa: E731
-    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-    m, n = len(x), len(y)
-    off = lambda a: a[~np.eye(len(a), dtype=bool)].mean()  # noqa: E731
-    assert kxx[~np.eye(m, dtype=bool)].size == m * (m - 1)
-    return float(off(kxx) + off(kyy) - 2.0 * kxy.sum() / (m * n))
-
-
 def test_run_fid_and_kid_equal_independent_computations_on_the_probe_features(runs):
     res, run_dir, _ = runs["a"]
     clips = [r["clip"] for r in _clips_csv(run_dir)]
@@ -320,7 +293,7 @@ def test_run_fid_and_kid_equal_independent_computations_on_the_probe_features(ru
     n, d = fr.shape
     assert n < d  # 18 clips, 128-d: the singular-covariance regime of small runs
     fid = res["metrics"]["fid"]
-    want = frechet_eigvals(fr, ff)
+    want = frechet_of(fr, ff, eig=True)  # N < D: the eigenvalue form
     assert fid["value"] == pytest.approx(want, rel=1e-5)
     assert fid["n"] == fid["n_real"] == n and fid["provenance"]["extractor"] == "synthetic-probe"
     kid = res["metrics"]["kid"]
@@ -402,10 +375,10 @@ def test_fid_equals_scipy_sqrtm_frechet_on_the_injected_extractors_features():
     out = compute_metrics(real, fake, ScorePlan(metrics=["fid"], extractor=ex, seed=0, set_bootstrap_reps=20)).metrics["fid"]
     fr = ex.features(np.stack([real[k] for k in sorted(real)]))
     ff = ex.features(np.stack([fake[k] for k in sorted(fake)]))
-    want = frechet_scipy(fr, ff)
+    want = frechet_of(fr, ff)  # scipy's sqrtm
     assert want > 1e-3
     assert out["value"] == pytest.approx(want, rel=1e-7)
-    assert out["value"] == pytest.approx(frechet_eigvals(fr, ff), rel=1e-7)
+    assert out["value"] == pytest.approx(frechet_of(fr, ff, eig=True), rel=1e-7)
     assert out["n"] == out["n_real"] == 40 and out["provenance"]["extractor"] == "pipeline-projection"
 
 
@@ -425,9 +398,7 @@ def test_kid_with_one_full_subset_is_the_unbiased_mmd2():
         assert got["subset_size"] == 30 and got["subsets"] == 3
         assert got["value"] == pytest.approx(want, rel=1e-10, abs=1e-14)
     # the biased estimator (diagonal kept) and a subset one short would both be visible
-    d = fr.shape[1]
-    k = lambda a, b: (a @ b.T / d + 1.0) ** 3  # noqa: E731
-    biased = k(fr, fr).mean() + k(ff, ff).mean() - 2 * k(fr, ff).mean()
+    biased = mmd2_biased(fr, ff)
     assert abs(biased - want) > 1e-3 * abs(want)
 
 
@@ -465,3 +436,59 @@ def test_results_json_on_disk_carries_the_returned_numbers(runs):
     for name, m in res["metrics"].items():
         assert on_disk["metrics"][name]["value"] == m["value"]
         assert on_disk["metrics"][name]["ci95"] == m["ci95"]
+
+
+# ----------------------------------------------------------------------------- engine summarising
+# Written to kill mutants that survived mutation testing (docs/mutation-testing.md): the pairing's
+# provenance and messages, the seeded interval of a mean, the frames a paired metric scores.
+
+def _pairs(names, t=3):
+    rng = np.random.default_rng(len(names))
+    return {n: rng.integers(0, 256, size=(t, 16, 16, 3), dtype=np.uint8) for n in names}
+
+
+def test_pairing_provenance_and_the_fake_without_real_message():
+    from vbench_i2v.metrics.engine import compute_metrics
+    from vbench_i2v.metrics.plan import ScorePlan
+
+    real = _pairs(["a", "b", "c", "d"])
+    fake = {k: real[k] for k in ("a", "b")}
+    out = compute_metrics(real, fake, ScorePlan(metrics=["psnr"], bootstrap_reps=10))
+    assert out.provenance["pairing"] == {"pairs": 2, "real_without_fake": ["c", "d"]}
+    assert any("2 real videos have no fake partner" in w for w in out.provenance["warnings"])
+    few = {**fake, "x1": real["a"]}
+    with pytest.raises(InputError, match=r"no real partner in .* for: x1$"):
+        compute_metrics(real, few, ScorePlan(metrics=["psnr"], bootstrap_reps=10))
+    five = {**fake, **{f"x{i}": real["a"] for i in range(5)}}
+    with pytest.raises(InputError, match=r"for: x0, x1, x2, x3, x4$"):
+        compute_metrics(real, five, ScorePlan(metrics=["psnr"], bootstrap_reps=10))
+    seven = {**fake, **{f"x{i}": real["a"] for i in range(7)}}
+    with pytest.raises(InputError, match=r"for: x0, x1, x2, x3, x4 \(\+2 more\)$"):
+        compute_metrics(real, seven, ScorePlan(metrics=["psnr"], bootstrap_reps=10))
+
+
+def test_summarize_mean_uses_the_run_seed_reps_and_metric_key():
+    from vbench_i2v.metrics.engine import Context, summarize_mean
+
+    v = np.random.default_rng(1).lognormal(size=20)
+    values = {f"v{i:02d}": float(x) for i, x in enumerate(v)}
+    got = summarize_mean(values, Context(["psnr"], seed=7, bootstrap_reps=300), key="psnr")
+    want = percentile_interval(bootstrap_means(v, seeded_stream(7, "bootstrap", "psnr"), 300))
+    np.testing.assert_allclose(got["ci95"], want, rtol=1e-12)
+    other = percentile_interval(bootstrap_means(v, seeded_stream(7, "bootstrap", "mean"), 300))
+    assert not np.allclose(got["ci95"], other)
+    assert got["value"] == pytest.approx(v.mean(), rel=1e-12) and got["n"] == 20 and got["per_video"] == values
+    ints = summarize_mean({"a": 1, "b": 2}, Context(["psnr"]), key="k")
+    assert isinstance(ints["value"], float) and ints["value"] == 1.5
+
+
+def test_scored_frames_boundaries():
+    from vbench_i2v.metrics.engine import Context
+
+    ctx = Context(["ssim"])
+    np.testing.assert_array_equal(ctx.scored_frames(1), [0])  # a one-frame video has only frame 0
+    np.testing.assert_array_equal(ctx.scored_frames(2), [1])
+    np.testing.assert_array_equal(ctx.scored_frames(32), np.arange(1, 32))
+    everything = Context(["ssim"], include_conditioning_frame=True)
+    np.testing.assert_array_equal(everything.scored_frames(2), [0, 1])
+    np.testing.assert_array_equal(everything.scored_frames(1), [0])

@@ -4,7 +4,6 @@ end to end as written."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from references import seeded_stream
 from vbench_i2v.cli import main
 from vbench_i2v.results import load_results
 from vbench_i2v.video_io import read_video
@@ -35,8 +35,7 @@ def _noise_seed(seed: int, clip: str) -> int:
     """The per-clip noise seed from its published recipe (``protocol.rng_for``): sha256 of
     ``"<seed>/noise/<clip>"``, its first 8 bytes little-endian seed numpy's default generator, whose
     first ``integers(2**62)`` draw is the seed."""
-    h = hashlib.sha256(f"{seed}/noise/{clip}".encode()).digest()
-    return int(np.random.default_rng(int.from_bytes(h[:8], "little")).integers(1 << 62))
+    return int(seeded_stream(seed, "noise", clip).integers(1 << 62))
 
 
 @pytest.fixture(scope="module")

@@ -370,3 +370,99 @@ def test_a_rater_study_reads_a_v1_run_with_the_clips_fingerprint(tmp_path):
     (run / "clips.csv").write_text("clip,label\nc000,0\n")
     (run / "results.json").write_text(V1_FILE.read_text())
     assert load_run(run).fingerprint == load_results(V1_FILE)["protocol"]["fingerprint"]
+
+
+# ----------------------------------------------------------------------------- field by field
+# Written to kill mutants that survived mutation testing (docs/mutation-testing.md): the
+# fingerprint's canonical JSON and every validation rule, one field at a time.
+
+def _results() -> dict:
+    """A schema-1 results dict (read and migrated since schema 2; its fingerprint hashes the v1 fields)."""
+    from vbench_i2v.results import FINGERPRINT_FIELDS_V1, fingerprint_fields, protocol_fingerprint
+
+    r = {"schema_version": 1, "run_id": "r1",
+         "generator": {"name": "g", "config": {}, "checkpoint": None, "checkpoint_sha256": None, "variant": None},
+         "dataset": {"name": "synthetic", "split": "test", "clip_count": 6, "video_count": 6},
+         "protocol": {"frames": 32, "size": 64, "frame_step": 1, "conditioning_per_video": 10, "max_videos": None,
+                      "seed": 0, "extractor": None, "extractor_weights_sha256": None, "dataset_options": {},
+                      "extractors": {}, "dataset_fingerprint": "abc", "paired_frames": "predicted"},
+         "metrics": {"ssim": {"value": 0.5, "ci95": [0.4, 0.6], "n": 6, "extractor": None}},
+         "provenance": {"package_version": "0.1", "torch_version": "2", "device": "cpu", "wall_time_s": 0,
+                        "created": "now"}}
+    r["protocol"]["fingerprint"] = protocol_fingerprint(fingerprint_fields(r), FINGERPRINT_FIELDS_V1)
+    return r
+
+
+def test_fingerprint_is_sha256_of_the_canonical_json():
+    from vbench_i2v.results import FINGERPRINT_FIELDS, fingerprint_fields, protocol_fingerprint
+
+    r = _results()
+    flat = fingerprint_fields(r)
+    picked = {f: (int(flat[f]) if isinstance(flat[f], float) and flat[f].is_integer() else flat[f])
+              for f in FINGERPRINT_FIELDS}
+    text = json.dumps(picked, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert protocol_fingerprint(flat) == hashlib.sha256(text.encode("ascii")).hexdigest()[:12]
+    assert protocol_fingerprint({**flat, "size": 64.0}) == protocol_fingerprint(flat)
+    assert protocol_fingerprint({**flat, "size": 64.5}) != protocol_fingerprint(flat)
+    assert protocol_fingerprint({**flat, "unrelated": 1}) == protocol_fingerprint(flat)
+    with pytest.raises(InputError, match="seed"):
+        protocol_fingerprint({k: v for k, v in flat.items() if k != "seed"})
+
+
+def _set(r, path, value):
+    r = copy.deepcopy(r)
+    d = r
+    for k in path[:-1]:
+        d = d[k]
+    if value is KeyError:
+        del d[path[-1]]
+    else:
+        d[path[-1]] = value
+    return r
+
+
+@pytest.mark.parametrize("path,value,ok", [
+    (("metrics", "ssim", "value"), None, True), (("metrics", "ssim", "ci95"), None, True),
+    (("metrics", "ssim", "ci95"), [0.6, 0.6], True), (("metrics", "ssim", "ci95"), [0.61, 0.6], False),
+    (("metrics", "ssim", "ci95"), [0.4], False), (("metrics", "ssim", "ci95"), [0.4, float("inf")], False),
+    (("metrics", "ssim", "ci95"), (0.4, 0.6), True), (("metrics", "ssim", "ci95"), [0.4, True], False),
+    (("metrics", "ssim", "ci95"), [0.4, "0.6"], False), (("metrics", "ssim", "value"), float("nan"), False),
+    (("metrics", "ssim", "value"), True, False), (("metrics", "ssim", "value"), 1, True),
+    (("metrics", "ssim", "n"), 0, True), (("metrics", "ssim", "n"), -1, False), (("metrics", "ssim", "n"), 6.0, False),
+    (("metrics", "ssim", "n"), True, False), (("metrics", "ssim", "n"), KeyError, False),
+    (("metrics", "ssim", "extractor"), 3, False), (("metrics", "ssim", "extractor"), "x", True),
+    (("metrics", "ssim", "weights_sha256"), ["x"], False), (("metrics", "ssim"), 0.5, False),
+    (("metrics",), [], False), (("run_id",), "", False), (("run_id",), KeyError, False),
+    (("schema_version",), True, False), (("schema_version",), 2, False), (("schema_version",), KeyError, False),
+    (("generator", "checkpoint"), "", False), (("generator", "variant"), "v", True),
+    (("dataset", "clip_count"), 0, True), (("dataset", "clip_count"), -1, False), (("dataset", "clip_count"), 6.0, True),
+    (("dataset", "clip_count"), 6.5, False), (("dataset", "video_count"), False, False),
+    (("protocol", "frames"), 0, False), (("protocol", "frames"), 1, True), (("protocol", "max_videos"), 0, False),
+    (("protocol", "max_videos"), 1, True), (("protocol", "seed"), 0, True), (("protocol", "seed"), -1, False),
+    (("protocol", "size"), float("inf"), False), (("provenance", "wall_time_s"), -0.1, False),
+    (("provenance", "wall_time_s"), 0.0, True), (("provenance", "wall_time_s"), float("inf"), False),
+    (("provenance", "wall_time_s"), "1", False), (("provenance", "device"), " ", False),
+    (("dataset", "name"), None, False), (("protocol", "dataset_options"), [], False),
+    (("generator", "config"), "x", False), (("provenance",), KeyError, False), (("provenance", "created"), KeyError, False),
+])
+def test_validate_results_field_by_field(path, value, ok):
+    from vbench_i2v.results import FINGERPRINT_FIELDS_V1, fingerprint_fields, protocol_fingerprint, validate_results
+
+    r = _set(_results(), path, value)
+    if ok and path[0] in ("dataset", "protocol"):
+        r["protocol"]["fingerprint"] = protocol_fingerprint(fingerprint_fields(r), FINGERPRINT_FIELDS_V1)
+    if ok:
+        assert validate_results(r, "f.json") is r
+    else:
+        with pytest.raises(InputError, match="f.json"):
+            validate_results(r, "f.json")
+
+
+def test_validate_results_checks_the_fingerprint_and_the_type():
+    from vbench_i2v.results import validate_results
+
+    r = _results()
+    with pytest.raises(InputError, match="fingerprint"):
+        validate_results(_set(r, ("protocol", "seed"), 1), "f")
+    with pytest.raises(InputError, match="JSON object"):
+        validate_results([r], "f")

@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from references import seeded_stream
 from vbench_i2v.cli import main
 from vbench_i2v.results import load_results
 from vbench_i2v.video_io import read_video, write_video
@@ -335,8 +336,7 @@ def user_module(tmp_path, monkeypatch):
 
 def _noise_seed(seed: int, clip: str) -> int:
     """The per-clip seed from its published recipe: sha256("seed/noise/clip") seeds numpy's PCG64."""
-    h = hashlib.sha256(f"{seed}/noise/{clip}".encode()).digest()
-    return int(np.random.default_rng(int.from_bytes(h[:8], "little")).integers(1 << 62))
+    return int(seeded_stream(seed, "noise", clip).integers(1 << 62))
 
 
 def test_callable_equals_the_same_function_as_a_backend(user_module, kit, clip_ids, monkeypatch, tmp_path):

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from torch import nn
 
 from vbench_i2v import weights as W
-from vbench_i2v.catalog import IMAGE_NETWORKS, all_weight_specs
+from vbench_i2v.catalog import IMAGE_NETWORKS, all_weight_specs, metrics_using
 from vbench_i2v.cli import main as vbench
 from vbench_i2v.errors import InputError, WeightsError
 from vbench_i2v.feature_extractors import clip_vit, dino_vit
@@ -71,7 +71,7 @@ def test_catalog_entries(name):
         mod, obj = target.split(":")
         found = getattr(__import__(mod, fromlist=[obj]), obj)
         assert callable(found) and (attr is None or callable(getattr(found, attr)))
-    assert spec.weights.used_by and spec.description.strip() and spec.batch_size_cpu >= 1
+    assert metrics_using(spec.weights.name) and spec.description.strip() and spec.batch_size_cpu >= 1
     for _, recipe in spec.uses:
         c = recipe.contract()
         assert c.sampling == "per-frame" and c.value_range == (0.0, 1.0) and c.mean == recipe.mean

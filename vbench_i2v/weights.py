@@ -21,7 +21,7 @@ from pathlib import Path
 
 from vbench_i2v.files import atomic_path, atomic_write_text, os_reason, read_sha256_record, sha256_file, temp_beside
 from vbench_i2v.errors import WeightsError
-from vbench_i2v.catalog import all_weight_specs
+from vbench_i2v.catalog import all_weight_specs, metrics_using
 from vbench_i2v.specs import WeightSpec
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -298,4 +298,4 @@ def status(name: str) -> dict:
     path = local_path(name)
     return {"name": name, "file": s.file_name, "present": path.exists(), "path": str(path),
             "size": path.stat().st_size if path.exists() else s.size, "sha256": expected_sha256(name),
-            "packaged": bool(s.packaged), "used_by": ",".join(s.used_by), "description": s.description}
+            "packaged": bool(s.packaged), "used_by": ",".join(metrics_using(name)), "description": s.description}

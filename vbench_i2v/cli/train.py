@@ -196,7 +196,7 @@ def generate_cmd(checkpoint, image, label, num, seed, device, resize, out_path) 
         if not resize:
             raise InputError(f"{image}: image is {frame.shape[1]}x{frame.shape[0]}, the model takes {size}x{size} "
                              "(pass --resize to centre-crop and resize it)")
-        from vbench_i2v.datasets.base import center_square, resize_frames
+        from vbench_i2v.datasets.frames import center_square, resize_frames
 
         frame = resize_frames(center_square(frame[None]), size)[0]
     label_id = model.label_id(label)

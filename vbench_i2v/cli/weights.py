@@ -21,7 +21,7 @@ def list_cmd():
     rows = []
     for name in sorted(W.WEIGHTS):
         st = W.status(name)
-        rows.append([name, "yes" if st["present"] else "no", st["used_by"], (st["sha256"] or "-")[:16],
+        rows.append([name, "yes" if st["present"] else "no", st["used_by"] or "-", (st["sha256"] or "-")[:16],
                      st["path"] if st["present"] else W._how_to_get(W.spec(name)) if not st["packaged"] else "missing"])
     click.echo(tabulate(rows, headers=["name", "present", "used by", "sha256", "path / how to get"]))
     click.echo(f"cache: {W.weights_dir()} (set VBENCH_I2V_HOME to move it)")

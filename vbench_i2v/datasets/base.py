@@ -24,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from vbench_i2v import protocol
-from vbench_i2v.datasets.frames import center_square, resize_frames  # noqa: F401 - part of this module's API
+from vbench_i2v.datasets.frames import center_square, resize_frames
 from vbench_i2v.datasets import cache as _cache
 from vbench_i2v.errors import DatasetError, VBenchError
 from vbench_i2v.options import OptionError, Schema
@@ -224,19 +224,33 @@ class VideoDataset:
             frames = resize_frames(center_square(frames), protocol.SIZE)
         return frames
 
-    def load_video(self, record: VideoRecord) -> np.ndarray:
+    def _read_preprocessed(self, record: VideoRecord, conv: list) -> np.ndarray:
+        """Original frames -> protocol frames; the reader's conversion lines go into ``conv``."""
+        from vbench_i2v.video_io import recording_conversions
+
+        with recording_conversions(conv):  # whatever API read_raw reads with
+            raw = self.read_raw(record)
+        return self.preprocess(raw, record)
+
+    def load_video(self, record: VideoRecord, conversions: list | None = None) -> np.ndarray:
         """Protocol frames of one video, flipped if asked. User-supplied datasets cache them; an
-        entry is served only while its key (source content + preprocessing) is unchanged."""
+        entry is served only while its key (source content + preprocessing) is unchanged.
+        ``conversions`` (a list) receives what the reader did to the source (16-bit samples
+        scaled, ...; :func:`vbench_i2v.video_io.read_video`), from the cache entry when served."""
+        conv: list[str] = []
         if not self.user_supplied:
-            frames = self.preprocess(self.read_raw(record), record)
+            frames = self._read_preprocessed(record, conv)
         else:
             path = self._cache_folder() / f"{record.video_id}.npz"
             key = self.cache_key(record)
-            frames = _cache.read_entry(path, key)
+            frames = _cache.read_entry(path, key, conv)
             if frames is None:
-                frames = self.preprocess(self.read_raw(record), record)
+                conv = []
+                frames = self._read_preprocessed(record, conv)
                 if self.cache_key(record) == key:  # the source did not change while we read it
-                    _cache.write_entry(path, frames, key)
+                    _cache.write_entry(path, frames, key, conv)
+        if conversions is not None:
+            conversions.extend(c for c in conv if c not in conversions)
         if record.flip:
             frames = np.ascontiguousarray(frames[:, :, ::-1])
         return frames
@@ -320,8 +334,9 @@ class VideoDataset:
         """Number of protocol (sampled) frames; subclasses may answer without decoding."""
         return len(self.load_video(record))
 
-    def load_clip(self, ref: ClipRef) -> np.ndarray:
-        return protocol.take_clip(self.load_video(ref.record), ref.start)
+    def load_clip(self, ref: ClipRef, conversions: list | None = None) -> np.ndarray:
+        """One protocol clip; ``conversions`` as in :meth:`load_video`."""
+        return protocol.take_clip(self.load_video(ref.record, conversions), ref.start)
 
     def clip_row(self, ref: ClipRef) -> dict:
         """The ``clips.csv`` row of a clip; ``start_frame`` counts original (unsampled) frames."""

@@ -22,7 +22,7 @@ from vbench_i2v.errors import InputError
 from vbench_i2v.files import read_json_object
 from vbench_i2v.protocol import rng_for
 from vbench_i2v.study.export import CHECK_REAL
-from vbench_i2v.tables import read_table  # noqa: F401 - part of this module's API
+from vbench_i2v.tables import read_table
 
 CHOICES = ("left", "right", "tie")
 

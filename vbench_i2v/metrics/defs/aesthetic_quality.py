@@ -5,12 +5,13 @@ linear head, divided by 10; per video the mean over frames, the set value the me
 from vbench_i2v.metrics.registry import MetricSpec, register
 
 NAME = "aesthetic-quality"
+NETWORK = "laion-aesthetic-linear"  # the catalog entry it runs on, CLIP ViT-L/14 its extra weights
 
 
 def build_aesthetic(extractor, identity, device, ctx):
     from vbench_i2v.metrics.defs.subject_consistency import network_use
 
-    return network_use("laion-aesthetic-linear", "aesthetic-quality", None, device, ctx)
+    return network_use(NETWORK, "aesthetic-quality", None, device, ctx)
 
 
 def _per_video(item, ctx) -> float:
@@ -24,5 +25,5 @@ register(MetricSpec(
     description="VBench aesthetic quality: LAION v1 linear head on L2-normalised CLIP ViT-L/14 frame embeddings, "
                 "/10, mean over frames",
     per_video=_per_video,
-    provenance={"model_builder": build_aesthetic, "vbench_dimension": "aesthetic_quality"},
+    provenance={"model_builder": build_aesthetic, "networks": (NETWORK,), "vbench_dimension": "aesthetic_quality"},
 ))

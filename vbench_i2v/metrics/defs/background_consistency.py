@@ -5,12 +5,13 @@ formula on them, frame-pair weighted (docs/vbench-dims.md)."""
 from vbench_i2v.metrics.registry import MetricSpec, register
 
 NAME = "background-consistency"
+NETWORK = "clip-vit-b32"  # the catalog entry it runs on (declared in provenance["networks"])
 
 
 def build_clip_background(extractor, identity, device, ctx):
     from vbench_i2v.metrics.defs.subject_consistency import network_use
 
-    return network_use("clip-vit-b32", "background-consistency", None, device, ctx)
+    return network_use(NETWORK, "background-consistency", None, device, ctx)
 
 
 def _per_video(item, ctx) -> float:
@@ -30,5 +31,6 @@ register(MetricSpec(
     description="VBench background consistency: CLIP ViT-B/32 cosine of each frame with the previous and the "
                 "first (clipped at 0), frame-pair weighted",
     per_video=_per_video, summarize=_summarize,
-    provenance={"model_builder": build_clip_background, "vbench_dimension": "background_consistency"},
+    provenance={"model_builder": build_clip_background, "networks": (NETWORK,),
+                "vbench_dimension": "background_consistency"},
 ))

@@ -12,6 +12,7 @@ declares none (npz, frame folders, in memory) keep every frame, as a video at 8 
 from vbench_i2v.metrics.registry import MetricSpec, register
 
 NAME = "dynamic-degree"
+NETWORK = "raft-things"  # the catalog entry raft.build() builds (declared in provenance["networks"])
 
 
 def build_raft(extractor, identity, device, ctx):
@@ -68,5 +69,5 @@ register(MetricSpec(
     description="VBench dynamic degree: share of videos whose RAFT flow moves (top-5% magnitude above 6*min(H,W)/256 "
                 "in round(kept/4) frame pairs, ~8 fps), Wilson 95%",
     per_video=_per_video, summarize=_summarize, sanity=(("frozen", "lower"),),
-    provenance={"model_builder": build_raft, "vbench_dimension": "dynamic_degree"},
+    provenance={"model_builder": build_raft, "networks": (NETWORK,), "vbench_dimension": "dynamic_degree"},
 ))

@@ -6,12 +6,13 @@ per video ``0.4 max_i c(g, f_i) + 0.3 mean_i c(f_{i-1}, f_i) + 0.3 min_i c(f_{i-
 from vbench_i2v.metrics.registry import MetricSpec, register
 
 NAME = "i2v-subject"
+NETWORK = "dino-vitb16"  # the catalog entry it runs on (declared in provenance["networks"])
 
 
 def build_dino_i2v(extractor, identity, device, ctx):
     from vbench_i2v.metrics.defs.subject_consistency import network_use
 
-    return network_use("dino-vitb16", "i2v-subject-frames", "i2v-subject-image", device, ctx)
+    return network_use(NETWORK, "i2v-subject-frames", "i2v-subject-image", device, ctx)
 
 
 def _per_video(item, ctx) -> float:
@@ -26,5 +27,5 @@ register(MetricSpec(
     description="VBench-I2V video-image subject consistency: DINO ViT-B/16, 0.4 max cos(image, frame) + 0.3 mean "
                 "+ 0.3 min cos(consecutive frames), clipped at 0",
     per_video=_per_video,
-    provenance={"model_builder": build_dino_i2v, "vbench_dimension": "i2v_subject"},
+    provenance={"model_builder": build_dino_i2v, "networks": (NETWORK,), "vbench_dimension": "i2v_subject"},
 ))

@@ -11,6 +11,7 @@ many metrics use it) and the frame-pair weighted summary.
 from vbench_i2v.metrics.registry import MetricSpec, register
 
 NAME = "subject-consistency"
+NETWORK = "dino-vitb16"  # the catalog entry it runs on (declared in provenance["networks"])
 
 
 class NetworkUse:
@@ -76,7 +77,7 @@ def consistency_value(name: str, feats, item, ctx) -> float:
 
 
 def build_dino_subject(extractor, identity, device, ctx):
-    return network_use("dino-vitb16", "subject-consistency", None, device, ctx)
+    return network_use(NETWORK, "subject-consistency", None, device, ctx)
 
 
 def _per_video(item, ctx) -> float:
@@ -88,5 +89,5 @@ register(MetricSpec(
     description="VBench subject consistency: DINO ViT-B/16 cosine of each frame with the previous and the first "
                 "(clipped at 0), frame-pair weighted",
     per_video=_per_video, summarize=pair_weighted_summary(NAME),
-    provenance={"model_builder": build_dino_subject, "vbench_dimension": "subject_consistency"},
+    provenance={"model_builder": build_dino_subject, "networks": (NETWORK,), "vbench_dimension": "subject_consistency"},
 ))
