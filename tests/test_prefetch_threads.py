@@ -166,3 +166,66 @@ def test_torch_threads_restores():
     with threads.torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+# ----------------------------------------------------------------------------- compute workers
+
+def test_ordered_map_runs_jobs_on_marked_workers_in_order_with_bounded_concurrency():
+    from vbench_i2v.metrics.prefetch import in_compute_worker, ordered_map
+
+    running, peak, names = [0], [0], set()
+    lock = threading.Lock()
+
+    def job(k):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            names.add(threading.current_thread().name)
+        time.sleep(0.001 * ((k * 5) % 4))  # out-of-order completion
+        with lock:
+            running[0] -= 1
+        return k, in_compute_worker()
+
+    out = list(ordered_map(job, range(30), workers=3))
+    assert out == [(k, (k, True)) for k in range(30)]  # in order, every job inside a compute worker
+    assert peak[0] <= 3 and len(names) > 1 and threading.current_thread().name not in names
+    assert not in_compute_worker()  # the caller is not marked
+
+
+def test_ordered_map_with_one_worker_runs_in_the_calling_thread():
+    from vbench_i2v.metrics.prefetch import in_compute_worker, ordered_map
+
+    me = threading.current_thread().name
+    out = list(ordered_map(lambda k: (threading.current_thread().name, in_compute_worker()), range(3), workers=1))
+    assert out == [(k, (me, True)) for k in range(3)] and not in_compute_worker()
+
+
+def test_ordered_map_raises_the_first_failure_in_order_and_stops_when_closed():
+    from vbench_i2v.metrics.prefetch import ordered_map
+
+    def job(k):
+        if k == 2:
+            time.sleep(0.03)  # fails last in time, first in order
+            raise ValueError("clip 2 is broken")
+        if k == 5:
+            raise ValueError("clip 5 is broken")
+        return k
+
+    got = []
+    with pytest.raises(ValueError, match="clip 2"):
+        for k, v in ordered_map(job, range(10), workers=3):
+            got.append(v)
+    assert got == [0, 1]
+    calls = []
+
+    def slow(k):
+        calls.append(k)
+        time.sleep(0.002)
+        return k
+
+    gen = ordered_map(slow, range(1000), workers=2)
+    next(gen)
+    gen.close()
+    n = len(calls)
+    time.sleep(0.05)
+    assert len(calls) == n <= 2 * 2 + 2  # at most the window of 2 x workers (+ the next one) ever ran

@@ -27,19 +27,19 @@ from __future__ import annotations
 import contextlib
 import platform
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from vbench_i2v import distributed
 from vbench_i2v.catalog import DEFAULT_EXTRACTOR  # noqa: F401  (re-exported: the network of set metrics by default)
-from vbench_i2v.devices import resolve_device
+from vbench_i2v.devices import resolve_device, scoring_numerics
 from vbench_i2v.errors import InputError
 from vbench_i2v.metrics import bootstrap
 from vbench_i2v.metrics.features import FeatureAccumulator, FeatureSet, _announce_cost, feature_set_from_file, gaussian
 from vbench_i2v.metrics.plan import ScorePlan, Scores, network_identity
 from vbench_i2v.metrics.registry import all_metrics, default_metrics, metric_names
-from vbench_i2v.metrics.sources import FeatureFile, ImageSet, VideoSet, is_features_file
+from vbench_i2v.metrics.sources import FeatureFile, ImageSet, VideoSet, conversion_lines, is_features_file
 from vbench_i2v.metrics.store import open_store
 
 
@@ -156,6 +156,40 @@ def summarize_mean(values: dict[str, float], ctx: Context, key: str) -> dict:
             "n": int(len(v)), "per_video": {k: float(x) for k, x in values.items()}}
 
 
+def _clip_workers(value_specs) -> int:
+    """Compute workers for a pass of per-video metrics alone: the cores idle now
+    (:func:`vbench_i2v.threads.compute_threads`, ``VBENCH_THREADS`` overrides), each scoring whole
+    clips on one torch thread. 1 (clips in order on this thread) when a metric needs a model: a
+    network's forward already spreads over the cores inside each op."""
+    if not value_specs or any(s.needs_model for s in value_specs):
+        return 1
+    from vbench_i2v.threads import compute_threads
+
+    return compute_threads(large=True)
+
+
+def _clip_context(ctx: Context) -> Context:
+    """A context for one clip's per-video metrics on a compute worker: the call's settings and
+    models, and empty counters, records, notes and warnings of its own."""
+    return replace(ctx, counters={}, records={}, warnings=[], notes={}, metric_warnings={}, current=None,
+                   frames_read=set())
+
+
+def _merge_clip_context(ctx: Context, local: Context) -> None:
+    """Fold one clip's context into the call's, in clip order: the same counters, records, notes,
+    warnings (first occurrence first) and frame choices as scoring the clips in turn on one thread."""
+    for k, n in local.counters.items():
+        ctx.count(k, n)
+    for m, rec in local.records.items():
+        ctx.records.setdefault(m, {}).update(rec)
+    ctx.notes.update(local.notes)
+    ctx.warnings.extend(w for w in local.warnings if w not in ctx.warnings)  # in place: provenance holds it
+    for m, ws in local.metric_warnings.items():
+        mine = ctx.metric_warnings.setdefault(m, [])
+        mine.extend(w for w in ws if w not in mine)
+    ctx.frames_read |= local.frames_read
+
+
 def _listed(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
 
@@ -192,16 +226,27 @@ class _Network:
         return self.identity["name"]
 
 
-def _check_file(ff: FeatureFile, name: str, sha: str | None, bf16: bool) -> None:
+def _precision_hint(made: str, wanted: str) -> str:
+    if made == "bf16" or wanted == "bf16":
+        return "pass --bf16" if made == "bf16" else "drop --bf16"
+    return "pass --tf32 on a CUDA device" if made == "tf32" else "drop --tf32"
+
+
+def _check_file(ff: FeatureFile, name: str, sha: str | None, precision: str, device: str) -> None:
+    """A features file matches the network, its weights, the precision and the device type of
+    this call: bf16 and TF32 features are a little off fp32's, and a GPU's kernels give other
+    low bits than a CPU's, so none of them is ever mixed with another silently."""
     if ff.extractor != name:
         raise InputError(f"{ff.path}: features were made with {ff.extractor!r}, not {name!r}")
     if sha and ff.weights_sha256 and ff.weights_sha256 != sha:
         raise InputError(f"{ff.path}: features were made with other {name} weights "
                          f"({ff.weights_sha256[:12]}, this network has {sha[:12]})")
-    if ff.bf16 != bf16:  # bf16 features are a little off fp32's: never mixed silently
-        hint = "pass --bf16" if ff.bf16 else "drop --bf16"
+    if ff.precision != precision:
         raise InputError(f"{ff.path}: features were made in {ff.precision}, this run computes "
-                         f"{'bf16' if bf16 else 'fp32'} ({hint} or remake them)")
+                         f"{precision} ({_precision_hint(ff.precision, precision)} or remake them)")
+    if ff.device != device:
+        raise InputError(f"{ff.path}: features were made on a {ff.device} device, this run computes on {device} "
+                         f"(score with --device {ff.device} or remake them on {device})")
 
 
 def _prepare_network(net: _Network, files: dict, plan: ScorePlan, device, store, n_videos: int) -> None:
@@ -216,17 +261,20 @@ def _prepare_network(net: _Network, files: dict, plan: ScorePlan, device, store,
     if needs_build:
         net.ex = feature_extractors.build_video_extractor(  # bf16 passed only when asked for
             net.want, device=device, batch_size=plan.batch_size, **({"bf16": True} if plan.bf16 else {}))
-        net.identity = network_identity(net.ex, plan.bf16)
+        net.identity = network_identity(net.ex, plan.bf16, device)
         if len(given) < 2:
             _announce_cost(net.ex, n_videos, device)
-    else:
+    else:  # both sides are files: nothing is computed, the files' precision and device are the measurement's
         ff = given[0]
         espec = EXTRACTORS.get(ff.extractor)
+        made = "bf16" if plan.bf16 else "tf32" if (plan.tf32 or ff.precision == "tf32") else "fp32"
         net.identity = network_identity({"name": ff.extractor, "weights_sha256": ff.weights_sha256 or None,
                                          "extra_weights_sha256": ff.extra_weights_sha256,
-                                         "contract": espec.contract if espec is not None else None}, plan.bf16)
+                                         "contract": espec.contract if espec is not None else None,
+                                         "precision": made, "device": ff.device}, plan.bf16, device)
     for ff in given:
-        _check_file(ff, net.identity["name"], net.identity["weights_sha256"], plan.bf16)
+        _check_file(ff, net.identity["name"], net.identity["weights_sha256"], net.identity["precision"],
+                    net.identity.get("device", "cpu"))
     for side, ff in files.items():
         if ff is not None:
             net.sets[side] = feature_set_from_file(ff)
@@ -242,17 +290,25 @@ def compute_metrics(real, fake, plan: ScorePlan, store=None) -> Scores:
     conditioned ones given ``plan.conditioning``). ``store``: a feature store (a folder or a
     :class:`vbench_i2v.metrics.store.FeatureStore`); each clip's features are then read from it
     when present and written to it when computed. A features file must have been made by the
-    network the metric runs on, with the same weights and precision.
-    """
-    from vbench_i2v import __version__
+    network the metric runs on, with the same weights and precision, on the same device type.
 
+    The networks compute in IEEE fp32 on a CUDA device unless ``plan.tf32`` (TF32, refused off
+    CUDA) or ``plan.bf16`` says otherwise; the process's TF32 flags are restored afterwards.
+    """
     if not isinstance(plan, ScorePlan):
         raise TypeError(f"compute_metrics(real, fake, plan): plan must be a ScorePlan, got {type(plan).__name__}")
+    distributed.init(plan.device)  # joins torchrun's process group; a no-op in a single process
+    device = resolve_device(distributed.local_device(plan.device))
+    with scoring_numerics(device, plan.tf32):  # what precision_name records is what the networks compute in
+        return _compute_metrics(real, fake, plan, store, device)
+
+
+def _compute_metrics(real, fake, plan: ScorePlan, store, device) -> Scores:
+    from vbench_i2v import __version__
+
     names = plan.names()
     specs = plan.specs()
     store = open_store(store)
-    distributed.init(plan.device)  # joins torchrun's process group; a no-op in a single process
-    device = resolve_device(distributed.local_device(plan.device))
     progress = plan.progress and distributed.is_main()
     boot = plan.bootstrap_settings()
     ctx = Context(names, seed=plan.seed, device=str(device), batch_size=plan.batch_size,
@@ -320,7 +376,7 @@ def compute_metrics(real, fake, plan: ScorePlan, store=None) -> Scores:
             if builder is None:
                 raise InputError(f"metric {s.name}: needs a {family} model and none can be built")
             model = ctx.models[family] = builder(plan.extractor, plan.identity, device, ctx)
-            model_ids[family] = network_identity(model)
+            model_ids[family] = network_identity(model, device=device)
             mname = model_ids[family]["name"]
             prov["weights"][mname] = model_ids[family]["weights_sha256"]
             prov.setdefault("models", {})[family] = {"name": mname, "contract": model_ids[family]["contract"]}
@@ -356,6 +412,12 @@ def compute_metrics(real, fake, plan: ScorePlan, store=None) -> Scores:
         return Item(name, fv, real_of, cond_of, None if plan.labels is None else plan.labels.get(name),
                     _fps=lambda: fake_vs.fps(name))
 
+    # what the reader converted (16-bit frames, greyscale, ...) is recorded per side, with clip counts
+    sources = {side: src for side, src in (("real", real_vs), ("fake", fake_vs),
+                                           ("partners", partner_vs if own_partners else None),
+                                           ("conditioning", cond)) if src is not None}
+    partner_side = "partners" if own_partners else "real"
+
     def scan():
         """This rank's one pass: each generated video (and its real partner) is decoded once and fed
         to every network that needs it and to every per-video metric; then the real videos not
@@ -379,33 +441,66 @@ def compute_metrics(real, fake, plan: ScorePlan, store=None) -> Scores:
             def load(n):
                 return fake_vs.load(n), partner_vs.load(n) if wants_partner and n in partner_vs else None
 
-            # decoding of the next videos overlaps the scoring of this one (bounded, in order)
-            with contextlib.closing(prefetched(load, mine)) as it:
-                if progress:
-                    from tqdm import tqdm
+            def score(n):
+                """One clip's job on a compute worker: decode the pair, run every per-video metric
+                with a context of its own (merged in clip order on this thread)."""
+                fv, pv = load(n)
+                local = _clip_context(ctx)
+                item = item_for(n, fv, pv)
+                values = {}
+                for s in value_specs:
+                    local.current = s.name
+                    values[s.name] = s.per_video(item, local)
+                return values, local
 
-                    it = tqdm(it, total=len(mine), desc=f"scoring {fake_vs.label}", unit="video", disable=None)
-                for name, (fv, pv) in it:
-                    for a in fake_accs:
-                        a.add(name, fv)
-                    if share_real and pv is not None:
-                        for a in real_accs:
-                            a.add(name, pv)
-                        fed.add(name)
-                    if value_specs:
-                        item = item_for(name, fv, pv)
+            workers = _clip_workers(value_specs) if not (fake_accs or share_real) else 1
+            if workers > 1:
+                # clips split across the cores: each worker decodes and scores whole clips on one torch
+                # thread; results come back in clip order (at most 2 x workers jobs submitted ahead)
+                from vbench_i2v.metrics.prefetch import ordered_map
+                from vbench_i2v.threads import torch_threads
+
+                with torch_threads(1), contextlib.closing(ordered_map(score, mine, workers)) as it:
+                    if progress:
+                        from tqdm import tqdm
+
+                        it = tqdm(it, total=len(mine), desc=f"scoring {fake_vs.label}", unit="video", disable=None)
+                    for name, (values, local) in it:
                         for s in value_specs:
-                            ctx.current = s.name
-                            per[s.name][name] = s.per_video(item, ctx)
-                        ctx.current = None
+                            per[s.name][name] = values[s.name]
+                        _merge_clip_context(ctx, local)
+            else:
+                # decoding of the next videos overlaps the scoring of this one (bounded, in order)
+                with contextlib.closing(prefetched(load, mine)) as it:
+                    if progress:
+                        from tqdm import tqdm
+
+                        it = tqdm(it, total=len(mine), desc=f"scoring {fake_vs.label}", unit="video", disable=None)
+                    for name, (fv, pv) in it:
+                        for a in fake_accs:
+                            a.add(name, fv)
+                        if share_real and pv is not None:
+                            for a in real_accs:
+                                a.add(name, pv)
+                            fed.add(name)
+                        if value_specs:
+                            item = item_for(name, fv, pv)
+                            for s in value_specs:
+                                ctx.current = s.name
+                                per[s.name][name] = s.per_video(item, ctx)
+                            ctx.current = None
         if real_accs:
             in_pass = set(fake_vs.names()) & set(real_vs.names()) if (fake_vs is not None and not own_partners) else set()
             rest = [n for n in real_vs.names() if n not in in_pass]
-            for name, rv in real_vs.iter(distributed.shard(rest)):
-                for a in real_accs:
-                    a.add(name, rv)
+            from vbench_i2v.metrics.prefetch import prefetched
+
+            with contextlib.closing(prefetched(real_vs.load, distributed.shard(rest))) as it:  # decode ahead
+                for name, rv in it:
+                    for a in real_accs:
+                        a.add(name, rv)
         feats = {k: a.finish() for k, a in accs.items()}
-        return per, dict(ctx.counters), ctx.records, feats, list(ctx.warnings), ctx.metric_warnings, ctx.frames_read
+        return (per, dict(ctx.counters), ctx.records, feats, list(ctx.warnings), ctx.metric_warnings,
+                ctx.frames_read, {side: dict(src.read_conversions) for side, src in sources.items()})
 
     parts = distributed.collect(scan)
 
@@ -420,7 +515,9 @@ def compute_metrics(real, fake, plan: ScorePlan, store=None) -> Scores:
         prov_m = {"extractor": ident.get("name"), "contract": ident.get("contract"),
                   "weights_sha256": ident.get("weights_sha256"),
                   "extra_weights_sha256": ident.get("extra_weights_sha256") or None,
-                  "precision": ident.get("precision"), "paired_frames": frames, "bootstrap": dict(boot),
+                  "precision": ident.get("precision"),
+                  "device": ident.get("device", "cpu") if ident.get("name") else None,
+                  "paired_frames": frames, "bootstrap": dict(boot),
                   "settings": settings, "conversions": list(conversions),
                   "warnings": list(ctx.metric_warnings.get(s.name, []))}
         head = {k: summary[k] for k in ("value", "ci95", "n")}
@@ -441,6 +538,10 @@ def compute_metrics(real, fake, plan: ScorePlan, store=None) -> Scores:
                 mine = ctx.metric_warnings.setdefault(m, [])
                 mine += [w for w in ws if w not in mine]
             ctx.frames_read |= part[6]
+        read = {side: conversion_lines(side, {n: c for part in parts for n, c in part[7][side].items()}, len(src),
+                                       "conditioning image" if src is cond else "clip")
+                for side, src in sources.items()}
+        prov["conversions"] += [line for lines in read.values() for line in lines]
         results: dict[str, dict] = {}
         for key, net in nets.items():
             for side, vs in (("real", real_vs), ("fake", fake_vs)):
@@ -471,7 +572,8 @@ def compute_metrics(real, fake, plan: ScorePlan, store=None) -> Scores:
             ctx.current = s.name
             summary = s.set_level(net.sets["real"], net.sets["fake"], ctx)
             ctx.current = None
-            results[s.name] = result(s, summary, net.identity, net.conversions)
+            results[s.name] = result(s, summary, net.identity,
+                                     read.get("real", []) + read.get("fake", []) + net.conversions)
         counters: dict[str, int] = {}
         records: dict[str, dict] = {}
         for part in parts:
@@ -488,7 +590,10 @@ def compute_metrics(real, fake, plan: ScorePlan, store=None) -> Scores:
             ctx.current = None
             if s.kind == "paired":
                 summary["frames"] = plan.paired_frames
-            results[s.name] = result(s, summary, model_ids.get(s.needs_model), [])
+            inputs = ["fake"] + ([partner_side] if "real" in s.needs or ("cond" in s.needs and cond is None) else [])
+            inputs += ["conditioning"] if "cond" in s.needs and cond is not None else []
+            results[s.name] = result(s, summary, model_ids.get(s.needs_model),
+                                     [line for side in inputs for line in read.get(side, [])])
         prov.update(ctx.notes)
         return Scores({m: results[m] for m in names}, prov)
 

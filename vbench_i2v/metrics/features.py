@@ -146,15 +146,21 @@ def _announce_cost(ex, n_videos: int, device) -> None:
 def extract_features(videos: VideoSet, extractor, names: Iterable[str] | None = None, progress: bool = False,
                      store=None) -> tuple[list[str], np.ndarray, list[str]]:
     """``(names, features, conversions)`` of the videos (batched by frame shape), through ``store``."""
+    import contextlib
+
+    from vbench_i2v.metrics.prefetch import prefetched
+
     names = list(videos.names() if names is None else names)
     acc = FeatureAccumulator(extractor, videos.label, store=store)
-    it = videos.iter(names)
-    if progress:
-        from tqdm import tqdm
+    # the next clips are decoded on loader threads while the network runs on this one (bounded
+    # look-ahead, in order; a clip that fails to decode raises at its own position)
+    with contextlib.closing(prefetched(videos.load, names)) as it:
+        if progress:
+            from tqdm import tqdm
 
-        it = tqdm(it, total=len(names), desc=f"features {videos.label}", unit="video", disable=None)
-    for name, v in it:
-        acc.add(name, v)
+            it = tqdm(it, total=len(names), desc=f"features {videos.label}", unit="video", disable=None)
+        for name, v in it:
+            acc.add(name, v)
     return acc.finish()
 
 
@@ -178,33 +184,39 @@ def feature_set_from_file(ff: FeatureFile) -> FeatureSet:
 
 
 def features_file(videos, extractor, out_path, device: str = "cpu", batch_size: int = 8,
-                  progress: bool = False, bf16: bool = False, store=None) -> FeatureFile | None:
+                  progress: bool = False, bf16: bool = False, store=None, tf32: bool = False) -> FeatureFile | None:
     """Compute and save per-video features + mu/sigma (what `vbench features` does).
 
     ``extractor``: a registered name, a probe folder, or an extractor object. ``bf16``: the
-    network's bf16 mode (opt-in; the file records it, so it is never mixed with fp32 features).
-    ``store``: a feature store (folder or :class:`vbench_i2v.metrics.store.FeatureStore`) the
-    features are read from and written to. Under torchrun every rank extracts its shard and rank 0
+    network's bf16 mode (opt-in); ``tf32``: TF32 on a CUDA device (opt-in, refused elsewhere; IEEE
+    fp32 otherwise). The file records the precision (fp32, tf32, bf16) and the device type, so its
+    features are never mixed with features of another precision or device type. ``store``: a
+    feature store (folder or :class:`vbench_i2v.metrics.store.FeatureStore`) the features are read
+    from and written to. Under torchrun every rank extracts its shard and rank 0
     writes the file; the others return ``None`` once it is written.
     """
     from vbench_i2v import feature_extractors
+    from vbench_i2v.devices import scoring_numerics
     from vbench_i2v.metrics.plan import network_identity
     from vbench_i2v.metrics.store import open_store
 
     distributed.init(device)
     device = resolve_device(distributed.local_device(device))
-    vs = VideoSet.from_source(videos, "videos")
-    ex = feature_extractors.build_video_extractor(extractor, device=device, batch_size=batch_size,
-                                                  **({"bf16": True} if bf16 else {}))  # only when asked for
-    _announce_cost(ex, len(vs), device)
-    store = open_store(store)
-    net_store = store.network(network_identity(ex, bf16)) if store is not None else None
-    fs = feature_set(vs, ex, progress=progress, store=net_store)
+    with scoring_numerics(device, tf32):  # TF32 refused off CUDA; on CUDA IEEE fp32 unless asked
+        vs = VideoSet.from_source(videos, "videos")
+        ex = feature_extractors.build_video_extractor(extractor, device=device, batch_size=batch_size,
+                                                      **({"bf16": True} if bf16 else {}))  # only when asked for
+        _announce_cost(ex, len(vs), device)
+        identity = network_identity(ex, bf16, device)
+        store = open_store(store)
+        net_store = store.network(identity) if store is not None else None
+        fs = feature_set(vs, ex, progress=progress, store=net_store)
 
     def save():
         ff = FeatureFile(path=Path(out_path), features=fs.features, names=fs.names, mu=fs.mu, sigma=fs.sigma,
                          extractor=ex.name, weights_sha256=ex.weights_sha256 or "", bf16=bool(bf16),
-                         extra_weights_sha256=dict(getattr(ex, "extra_weights_sha256", {}) or {}))
+                         extra_weights_sha256=dict(getattr(ex, "extra_weights_sha256", {}) or {}),
+                         precision=identity["precision"], device=identity.get("device", "cpu"))
         ff.save()
         return ff
 

@@ -135,10 +135,12 @@ def ssim_psnr_frames(fake, real, block: int = FRAMES_PER_BLOCK) -> tuple[torch.T
     fa, fb = a.reshape(bsz * t, h, w, 3), b.reshape(bsz * t, h, w, 3)
     ssim = torch.empty(bsz * t, dtype=torch.float64)
     sse = torch.empty(bsz * t, dtype=torch.float64)
+    from vbench_i2v.metrics.prefetch import in_compute_worker
     from vbench_i2v.threads import compute_threads, torch_threads
 
-    # small kernels: one torch thread (more only add barrier waits; other cores decode ahead)
-    with torch.inference_mode(), torch_threads(compute_threads(large=False)):
+    # small kernels: one torch thread (more only add barrier waits; other cores decode ahead, or
+    # score other clips: in the engine's compute workers it is always one, whatever VBENCH_THREADS says)
+    with torch.inference_mode(), torch_threads(1 if in_compute_worker() else compute_threads(large=False)):
         for i in range(0, bsz * t, block):
             ssim[i : i + block], sse[i : i + block] = _block_ssim_sse(fa[i : i + block], fb[i : i + block])
     return ssim.reshape(bsz, t), _psnr_from_sse(sse, h * w * 3).reshape(bsz, t)
