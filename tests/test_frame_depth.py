@@ -326,8 +326,23 @@ def test_metrics_on_a_16bit_frame_folder_equal_the_8bit_clip(tmp_path):
     assert res["metrics"]["ssim"]["value"] == pytest.approx(1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="vbench_i2v/metrics/sources.py (VideoSet.load) and the engine must pass "
-                   "read_video(conversions=) into provenance['conversions']; delete this mark once they do")
 def test_the_16bit_conversion_reaches_the_provenance(tmp_path):
-    conversions = _score_16bit_copy(tmp_path)["provenance"]["conversions"]
+    res = _score_16bit_copy(tmp_path)
+    conversions = res["provenance"]["conversions"]
     assert any(SCALED_16 in c for c in conversions), conversions
+    # each metric's own provenance: the side, the line once, and how many of the clips it hit
+    for m in ("psnr", "ssim"):
+        assert res["metrics"][m]["provenance"]["conversions"] == [f"fake: {SCALED_16} (2 of 2 clips)"]
+
+
+def test_conversions_are_recorded_not_identifying(tmp_path):
+    """The same numbers measured from 8-bit files (no conversion) carry the same measurement id."""
+    from vbench_i2v.metrics.engine import compute_metrics
+    from vbench_i2v.metrics.plan import ScorePlan
+
+    res = _score_16bit_copy(tmp_path)
+    real = tmp_path / "real"
+    plain = compute_metrics(real, real, ScorePlan(metrics=["psnr", "ssim"], device="cpu")).to_json()
+    for m in ("psnr", "ssim"):
+        assert plain["metrics"][m]["provenance"]["conversions"] == []
+        assert plain["metrics"][m]["measurement"] == res["metrics"][m]["measurement"]

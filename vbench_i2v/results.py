@@ -9,8 +9,9 @@ comparable lives here, as two identities:
   ``--metrics fid,ssim`` on the same clips are one run.
 - each metric's ``measurement`` id describes *how that number was measured*
   (:data:`MEASUREMENT_FIELDS`: network, input contract, weights, precision, paired frames,
-  bootstrap and metric settings, read from the metric's own ``provenance``); :func:`measurement_id`
-  computes it. A leaderboard compares a cell only with the cells of its column that share it.
+  bootstrap and metric settings, read from the metric's own ``provenance``, plus the device type
+  when it is not the CPU, :data:`DEVICE_FIELD`); :func:`measurement_id` computes it. A
+  leaderboard compares a cell only with the cells of its column that share it.
 
 Schema version 2 (:data:`SCHEMA_VERSION`) stores per metric the object ``vbench metrics --json``
 prints: ``{"value", "ci95", "n", "measurement", "provenance": {...}, ...}``. Version-1 files
@@ -67,11 +68,17 @@ MEASUREMENT_FIELDS = (
     "contract",  # the network's input contract (numbers and enums; its prose "note" is left out)
     "weights_sha256",  # exact weights of that network
     "extra_weights_sha256",  # {name: sha256} of further files it loads (e.g. a face detector)
-    "precision",  # "fp32" or "bf16" for a network; null for pixel metrics
+    "precision",  # "fp32", "tf32" or "bf16" for a network; null for pixel metrics
     "paired_frames",  # paired metrics: "predicted" (1..T-1) or "all"; null otherwise
     "bootstrap",  # the interval's settings (repetitions, method)
     "settings",  # metric-specific settings that change the number (e.g. KID's subsets), if any
 )
+# The device type a metric's network ran on (provenance ``device``: "cpu", "cuda"; null for pixel
+# metrics) identifies the measurement too, but only when it is not the CPU: it is hashed as
+# ``"device": TYPE`` for any other device and left out for the CPU (and when absent, as in files
+# written before it was recorded, all of which were CPU runs), so every CPU measurement id stays
+# what it was and a CUDA measurement never shares an id with a CPU one.
+DEVICE_FIELD = "device"
 
 # The interval and metric settings every schema-1 `vbench run` used (it never passed others to the
 # engine): recorded into the provenance of the metrics a version-1 file is migrated with (the seed
@@ -205,7 +212,8 @@ def measurement_fields(metric: dict) -> dict:
     """What :func:`measurement_id` hashes: :data:`MEASUREMENT_FIELDS` from ``metric["provenance"]``.
 
     Absent, null and empty entries are all null; a contract's prose ``note`` is left out (it
-    explains the numbers, it is not one of them)."""
+    explains the numbers, it is not one of them). :data:`DEVICE_FIELD` is added only when it names
+    a device other than the CPU (see its comment)."""
     prov = metric.get("provenance") or {}
     if not isinstance(prov, dict):
         raise InputError(f"measurement: provenance must be an object, got {_shown(prov)}")
@@ -215,12 +223,16 @@ def measurement_fields(metric: dict) -> dict:
         if key == "contract" and isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "note"}
         fields[key] = _canonical_deep(value) if value not in (None, "", {}, []) else None
+    device = prov.get(DEVICE_FIELD)
+    if device not in (None, "", "cpu"):
+        fields[DEVICE_FIELD] = _canonical_deep(device)
     return fields
 
 
 def measurement_id(metric: dict) -> str:
     """The 12-hex id of how one metric's value was measured (network identity, contract, weights,
-    precision, paired frames, bootstrap and metric settings), from its per-metric ``provenance``.
+    precision, device type unless the CPU, paired frames, bootstrap and metric settings), from its
+    per-metric ``provenance``.
 
     Two values of the same metric are comparable only when their ids are equal (the protocol
     fingerprint having already matched the clips). The engine and the results migration both call
@@ -244,6 +256,8 @@ def describe_measurement(metric: dict) -> str:
     if f["extractor"]:
         sha, c = f["weights_sha256"], f["contract"]
         inner = [f"weights {sha[:12]}" if sha else "weights unknown", f["precision"]]
+        if f.get(DEVICE_FIELD):
+            inner.append(f"on {f[DEVICE_FIELD]}")
         if isinstance(c, dict) and c:
             size = c.get("size")
             size = "x".join(map(str, size)) if isinstance(size, list) else size
@@ -298,7 +312,7 @@ def _check_metric(name: str, metric: Any, where: str, version: int = SCHEMA_VERS
     prov = metric["provenance"]
     if not isinstance(prov, dict):
         raise InputError(f"{where}: metrics.{name}.provenance must be an object, got {_shown(prov)}")
-    for key in _METRIC_OPTIONAL_TEXT:
+    for key in _METRIC_OPTIONAL_TEXT + (DEVICE_FIELD,):
         if prov.get(key) is not None and not isinstance(prov[key], str):
             raise InputError(f"{where}: metrics.{name}.provenance.{key} must be a string or null, "
                              f"got {_shown(prov[key])}")

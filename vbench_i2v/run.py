@@ -54,6 +54,8 @@ class RunSpec:
     train_if_missing: bool = False
     metrics: list[str] | None = None
     extractor: str | None = None
+    identity: str | None = None  # ACD's identity embedder (ScorePlan.identity); None: the catalog's choice
+    tf32: bool = False  # the scoring networks may use TF32 (CUDA only; generation stays IEEE fp32)
     conditioning_per_video: int = protocol.CONDITIONING_PER_VIDEO
     max_videos: int | None = None
     seed: int = 0
@@ -239,7 +241,14 @@ def load_stage(spec: RunSpec) -> LoadedRun:
     # the networks' weights are checked before any clip is made (a missing file: the command to get it)
     uses_features = any(get_metric(m).kind == "set" or get_metric(m).needs_model for m in metrics)
     networks = _scoring_networks(metrics, extractor) if uses_features else {}
-    if uses_features and not networks and not Path(str(extractor)).is_dir():  # identity metrics only
+    if spec.identity is not None and any(_uses_identity(m) for m in metrics) and not Path(spec.identity).is_dir():
+        from vbench_i2v import weights
+        from vbench_i2v.feature_extractors import extractor_spec
+
+        espec = extractor_spec(spec.identity, "identity")  # the embedder asked for: its files, before any clip
+        for w in (espec.weights, *espec.extra_weights):
+            weights.require(w.name)
+    elif uses_features and not networks and not Path(str(extractor)).is_dir():  # identity metrics only
         from vbench_i2v import weights
         from vbench_i2v.feature_extractors import extractor_spec
 
@@ -292,7 +301,8 @@ def generate_stage(model, ds, refs, run_dir: Path, seed: int, batch_size: int) -
         distributed.on_main(lambda: model.write_manifest(run_dir))
     for i in range(0, len(todo), batch_size):
         chunk = todo[i : i + batch_size]
-        reals = np.stack([ds.load_clip(r) for r in chunk])
+        read = [[] for _ in chunk]  # what the reader did to each clip's source (kept in real/<clip>.npz)
+        reals = np.stack([ds.load_clip(r, conv) for r, conv in zip(chunk, read)])
         conds = np.ascontiguousarray(reals[:, 0])
         if submitted:  # converted once, to the protocol's size, instead of generated
             fake_u8 = model.clips_for(chunk)
@@ -305,8 +315,8 @@ def generate_stage(model, ds, refs, run_dir: Path, seed: int, batch_size: int) -
                 bad = chunk[int((~torch.isfinite(fake)).flatten(1).any(1).nonzero()[0])].clip_id
                 raise InputError(f"{model.name} produced NaN/inf values for clip {bad}")
             fake_u8 = video_from_model(fake)
-        for ref, real, cond, fk in zip(chunk, reals, conds, fake_u8):
-            write_video(run_dir / "real" / f"{ref.clip_id}.npz", real)
+        for ref, real, cond, fk, conv in zip(chunk, reals, conds, fake_u8, read):
+            write_video(run_dir / "real" / f"{ref.clip_id}.npz", real, conversions=conv)
             atomic_write_bytes(run_dir / "cond" / f"{ref.clip_id}.png", png_bytes(cond))  # as the kit has it
             write_video(run_dir / "fake" / f"{ref.clip_id}.npz", fk)  # last: marks the clip done
         bar.update(len(chunk))
@@ -332,17 +342,19 @@ def feature_store_dir(out) -> Path:
 
 
 def score_stage(run_dir: Path, store_dir: Path | None, metrics: list[str], extractor, seed: int,
-                device: str, include_conditioning_frame: bool = False) -> dict:
+                device: str, include_conditioning_frame: bool = False, identity=None, tf32: bool = False) -> dict:
     """Score fake/ against real/ in one engine call (every clip decoded once; features through the
     feature store at ``store_dir``), write each metric's artifacts beside the results (e.g.
-    label-acc's confusion.csv), and return the engine's per-metric objects (the results' block)."""
+    label-acc's confusion.csv), and return the engine's per-metric objects (the results' block).
+    ``identity``: ACD's identity embedder (None: the catalog's choice); ``tf32``: the networks may
+    use TF32 (CUDA only)."""
     from vbench_i2v.metrics.engine import compute_metrics
     from vbench_i2v.metrics.plan import ScorePlan
     from vbench_i2v.metrics.registry import get_metric
 
     cond = run_dir / "cond"
     plan = ScorePlan(metrics=metrics, extractor=extractor, conditioning=cond if cond.is_dir() else None,
-                     labels=_labels_of(run_dir), seed=seed, device=device,
+                     labels=_labels_of(run_dir), seed=seed, device=device, identity=identity, tf32=tf32,
                      include_conditioning_frame=include_conditioning_frame)
     scores = compute_metrics(run_dir / "real", run_dir / "fake", plan, store=store_dir)
     for name, result in scores.metrics.items():
@@ -358,9 +370,18 @@ def _paired_frames(spec: RunSpec) -> str:
     return "all" if spec.include_conditioning_frame else "predicted"
 
 
+def _uses_identity(metric: str) -> bool:
+    """Whether ``metric`` embeds identities (ACD): ``--identity`` is part of its measurement."""
+    from vbench_i2v.metrics.registry import get_metric
+
+    return get_metric(metric).needs_model == "identity"
+
+
 def _scoring_request(metric: str, loaded: LoadedRun, spec: RunSpec) -> dict:
     """What of this command decides how ``metric`` is measured: the network asked for (set metrics
-    that do not fix theirs, metrics that build a model) and the frames paired metrics score."""
+    that do not fix theirs, metrics that build a model), the identity embedder asked for (ACD, when
+    ``--identity`` is given), TF32 (when asked for, for metrics with a network) and the frames
+    paired metrics score."""
     from vbench_i2v.metrics.registry import get_metric
 
     s = get_metric(metric)
@@ -368,6 +389,10 @@ def _scoring_request(metric: str, loaded: LoadedRun, spec: RunSpec) -> dict:
     if (s.kind == "set" and not s.extractor_fixed) or s.needs_model:
         ex = str(loaded.extractor)
         request["extractor"] = str(Path(ex).resolve()) if Path(ex).is_dir() else ex
+    if spec.identity is not None and _uses_identity(metric):
+        request["identity"] = str(Path(spec.identity).resolve()) if Path(spec.identity).is_dir() else spec.identity
+    if spec.tf32 and (s.kind == "set" or s.needs_model):
+        request["tf32"] = True
     if s.kind == "paired":
         request["paired_frames"] = _paired_frames(spec)
     return request
@@ -450,11 +475,16 @@ def _check_recorded(results: dict, loaded: LoadedRun, spec: RunSpec) -> None:
         if m not in results["metrics"]:
             continue
         got, want = _recorded_request(results, m), _scoring_request(m, loaded, spec)
+        for key in ("identity", "tf32"):  # recorded only when asked for: absent means the default
+            if key in got or key in want:
+                got, want = {**got, key: got.get(key)}, {**want, key: want.get(key)}
         for key, value in want.items():
             if key in got and got[key] != value:
                 run_dir = loaded.run_dir
+                shown = lambda v: "the default" if v is None else repr(v)  # noqa: E731 - absent: the default
                 raise InputError(
-                    f"{run_dir}: {m} is recorded with {key} {got[key]!r}, this command asks for {value!r}; a run "
+                    f"{run_dir}: {m} is recorded with {key} {shown(got[key])}, this command asks for "
+                    f"{shown(value)}; a run "
                     f"keeps one measurement per metric (score its clips otherwise with `vbench metrics --real "
                     f"{run_dir}/real --fake {run_dir}/fake --metrics {m} ...`)")
 
@@ -477,7 +507,8 @@ def _complete_missing(loaded: LoadedRun, spec: RunSpec) -> dict:
                          f"(e.g. {absent[0]}); cannot add {', '.join(missing)} without regenerating")
     log.info("%s: adding %s from the clips on disk", loaded.run_dir, ", ".join(missing))
     block = score_stage(loaded.run_dir, feature_store_dir(spec.out), missing,
-                        loaded.extractor, spec.seed, str(loaded.device), spec.include_conditioning_frame)
+                        loaded.extractor, spec.seed, str(loaded.device), spec.include_conditioning_frame,
+                        spec.identity, spec.tf32)
     results["metrics"].update(_metric_objects(block))
     results["provenance"].setdefault("scored_with", {}).update(
         {m: _scoring_request(m, loaded, spec) for m in missing})
@@ -510,5 +541,5 @@ def execute(spec: RunSpec) -> dict:
         loaded.model.checks = distributed.on_main(lambda: first_frame_checks(loaded.run_dir, loaded.refs,
                                                                              spec.seed))
     block = score_stage(loaded.run_dir, feature_store_dir(spec.out), loaded.metrics, loaded.extractor,
-                        spec.seed, str(loaded.device), spec.include_conditioning_frame)
+                        spec.seed, str(loaded.device), spec.include_conditioning_frame, spec.identity, spec.tf32)
     return record_stage(loaded, block, spec, time.perf_counter() - t0)

@@ -11,12 +11,19 @@ file and the problem. Frames are read at their real depth and converted by fixed
   their palette; an alpha channel is dropped (colours kept as stored, no compositing).
 
 The readers take an optional ``conversions`` list and append one path-free line per kind of
-conversion they applied (the way the feature pass reports its resizes), for provenance.
+conversion they applied (the way the feature pass reports its resizes), for provenance. Code that
+reads through another API (a dataset's ``read_raw``) collects the same lines with
+:func:`recording_conversions`. An npz written with ``write_video(..., conversions=lines)`` keeps the
+lines of what was done to its frames before (e.g. a run's real clip cut from a 16-bit source), and
+reading it reports them again, so the record follows the frames.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
+import json
 import os
 import stat
 import tempfile
@@ -79,11 +86,33 @@ def scale_to_8bit(values: np.ndarray) -> np.ndarray:
     return ((v.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
+_RECORDING: contextvars.ContextVar[list | None] = contextvars.ContextVar("vbench_read_conversions", default=None)
+
+
+@contextlib.contextmanager
+def recording_conversions(conversions: list):
+    """Inside the block (this thread or task), every reader call also reports its conversion lines
+    into ``conversions``: for code that reads through another API, e.g. a dataset's ``read_raw``."""
+    token = _RECORDING.set(conversions)
+    try:
+        yield conversions
+    finally:
+        _RECORDING.reset(token)
+
+
+def report_conversions(lines) -> None:
+    """Report ``lines`` into the list of the enclosing :func:`recording_conversions` (if any): for a
+    reader that serves frames it decoded earlier (a memo) and must report what was done to them."""
+    _report(None, *lines)
+
+
 def _report(conversions, *lines: str) -> None:
-    if conversions is not None:
-        for line in lines:
-            if line not in conversions:
-                conversions.append(line)
+    recording = _RECORDING.get()
+    for target in (conversions, recording if recording is not conversions else None):
+        if target is not None:
+            for line in lines:
+                if line not in target:
+                    target.append(line)
 
 
 def _channels_to_rgb(arr: np.ndarray, conversions=None) -> np.ndarray:
@@ -255,16 +284,32 @@ def _read_frame_folder(path: Path, conversions=None) -> np.ndarray:
 
 
 NPZ_KEY = "video"  # the one array an npz video holds (what write_video stores)
+NPZ_CONVERSIONS_KEY = "conversions"  # optional: a JSON list of the conversion lines its frames went through
 
 
-def _read_npz(path: Path) -> np.ndarray:
-    """The ``video`` array of an npz; any other layout is refused (no guessing among arrays)."""
+def _stored_conversions(value) -> list[str]:
+    """The lines of an npz's ``conversions`` member (a JSON list of strings); anything else is not
+    ours (a foreign npz may hold an array of that name) and gives none."""
+    if value.dtype.kind != "U" or value.ndim != 0:
+        return []
+    try:
+        lines = json.loads(str(value))
+    except ValueError:
+        return []
+    return [x for x in lines if isinstance(x, str)] if isinstance(lines, list) else []
+
+
+def _read_npz(path: Path, conversions=None) -> np.ndarray:
+    """The ``video`` array of an npz; any other layout is refused (no guessing among arrays). The
+    conversions it records (``conversions`` member, :func:`write_video`) are reported again."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if NPZ_KEY not in data.files:
                 found = ", ".join(data.files) if data.files else "none"
                 raise VideoError(f"{path}: an npz video must hold an array named {NPZ_KEY!r} "
                                  f"(uint8 T x H x W x 3); arrays found: {found}")
+            if NPZ_CONVERSIONS_KEY in data.files:
+                _report(conversions, *_stored_conversions(data[NPZ_CONVERSIONS_KEY]))
             return np.asarray(data[NPZ_KEY])
     except VideoError:
         raise
@@ -285,7 +330,7 @@ def read_video(path, conversions: list | None = None) -> np.ndarray:
             raise VideoError(f"{path}: the file is empty")
         arr = _read_container(path, conversions)
     elif path.suffix.lower() in ARRAY_EXTS:
-        arr = _to_rgb_uint8(_read_npz(path), path, conversions)
+        arr = _to_rgb_uint8(_read_npz(path, conversions), path, conversions)
     elif path.suffix.lower() in FRAME_EXTS:
         arr = _read_image_file(path, conversions)[None]
     else:
@@ -358,9 +403,12 @@ def _write_gif(frames: np.ndarray, path: Path, fps: float) -> None:
                    duration=int(round(1000 / fps)), loop=0, optimize=False, disposal=1)
 
 
-def write_video(path, frames, fps: float = 8.0, crf: int = 12) -> Path:
+def write_video(path, frames, fps: float = 8.0, crf: int = 12, conversions=()) -> Path:
     """Write uint8 ``T x H x W x 3`` frames to ``.mp4`` (H.264), ``.gif``, ``.npz`` (lossless),
-    or a folder of PNG frames (any path without one of those suffixes). Written atomically."""
+    or a folder of PNG frames (any path without one of those suffixes). Written atomically.
+
+    ``conversions``: lines of what was done to the frames when they were read (an npz keeps them
+    beside the frames and :func:`read_video` reports them again; the other formats cannot)."""
     path = Path(path)
     frames = _check_frames(frames, path)
     suffix = path.suffix.lower()
@@ -371,8 +419,9 @@ def write_video(path, frames, fps: float = 8.0, crf: int = 12) -> Path:
             elif suffix == ".gif":
                 _write_gif(frames, tmp, fps)
             else:
+                extra = {NPZ_CONVERSIONS_KEY: np.array(json.dumps(list(conversions)))} if conversions else {}
                 with open(tmp, "wb") as fh:
-                    np.savez_compressed(fh, video=frames)
+                    np.savez_compressed(fh, video=frames, **extra)
         return path
     if suffix:
         raise VideoError(f"{path}: cannot write {suffix!r}; use .mp4, .gif, .npz or a folder name for PNG frames")

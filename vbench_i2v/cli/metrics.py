@@ -96,12 +96,17 @@ class ExtractorName(NonEmptyText):
 @click.option("--bf16", is_flag=True,
               help="feature networks in bf16 (opt-in, faster on CPUs/GPUs with bf16 units; features a little "
                    "off fp32's, recorded in provenance; refused for networks without a bf16 mode)")
+@click.option("--tf32", is_flag=True,
+              help="on CUDA: let the networks use TF32 matmuls and convolutions (opt-in, faster on Ampere and "
+                   "later, ~1e-3 relative error; recorded as precision tf32, never mixed with fp32; refused on "
+                   "the CPU). Default: IEEE fp32")
 @click.option("--cache", "cache_dir", type=OutputPath("dir"), default=None,
               help="feature store folder: each clip's features are computed once per network and reused "
-                   "(keyed by the network's name, contract, weights and precision and the clip's content)")
+                   "(keyed by the network's name, contract, weights, precision and device type and the clip's "
+                   "content)")
 def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, conditioning, labels_csv,
                 include_conditioning_frame, json_out, seed, device, batch_size, bootstrap_reps, fid_bootstrap_reps,
-                kid_subsets, kid_subset_size, bf16, cache_dir):
+                kid_subsets, kid_subset_size, bf16, tf32, cache_dir):
     """Score --fake against --real with the registered metrics (95% CI and N each).
 
     Under torchrun the videos are split across the processes; the numbers equal one process's.
@@ -120,6 +125,9 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
 
     threads.apply(large=True)  # before torch's first use: passive OpenMP wait, idle cores (see threads.py)
     logs.setup()  # e.g. the expected CPU time of a large network, before it starts
+    from vbench_i2v.devices import setup_device
+
+    setup_device(device, deterministic=True, tf32=tf32)  # on CUDA: deterministic kernels, IEEE fp32 unless --tf32
     from vbench_i2v.files import atomic_write_json
     from vbench_i2v.metrics.engine import compute_metrics
     from vbench_i2v.metrics.plan import ScorePlan
@@ -128,7 +136,7 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
     plan = ScorePlan(metrics=metric_list, extractor=extractor, identity=identity, conditioning=conditioning,
                      labels=labels, seed=seed, device=device, batch_size=batch_size, bootstrap_reps=bootstrap_reps,
                      set_bootstrap_reps=fid_bootstrap_reps, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-                     include_conditioning_frame=include_conditioning_frame, progress=True, bf16=bf16)
+                     include_conditioning_frame=include_conditioning_frame, progress=True, bf16=bf16, tf32=tf32)
     with warnings.catch_warnings():  # each one is in provenance.warnings, printed once below
         warnings.simplefilter("ignore", UserWarning)
         result = compute_metrics(real, fake, plan, store=cache_dir).to_json()
@@ -154,9 +162,13 @@ def metrics_cmd(real, fake, metric_list, list_metrics, extractor, identity, cond
 @click.option("--bf16", is_flag=True,
               help="feature networks in bf16 (opt-in, faster on CPUs/GPUs with bf16 units; features a little "
                    "off fp32's, recorded in the file; refused for networks without a bf16 mode)")
+@click.option("--tf32", is_flag=True,
+              help="on CUDA: let the networks use TF32 matmuls and convolutions (opt-in, faster on Ampere and "
+                   "later, ~1e-3 relative error; recorded in the file as precision tf32, never mixed with fp32; "
+                   "refused on the CPU). Default: IEEE fp32")
 @click.option("--cache", "cache_dir", type=OutputPath("dir"), default=None,
               help="feature store folder (as in `vbench metrics --cache`): stored clips are not recomputed")
-def features_cmd(videos, extractor, out, device, batch_size, bf16, cache_dir):
+def features_cmd(videos, extractor, out, device, batch_size, bf16, tf32, cache_dir):
     """Save per-video features and their mean/covariance, reusable as --real in `vbench metrics`.
 
     Under torchrun the videos are split across the processes and rank 0 writes the file.
@@ -166,13 +178,18 @@ def features_cmd(videos, extractor, out, device, batch_size, bf16, cache_dir):
 
     threads.apply(large=True)  # before torch's first use: passive OpenMP wait, idle cores (see threads.py)
     logs.setup()
+    from vbench_i2v.devices import setup_device
+
+    setup_device(device, deterministic=True, tf32=tf32)  # on CUDA: deterministic kernels, IEEE fp32 unless --tf32
 
     ff = features_file(videos, extractor, out, device=device, batch_size=batch_size, progress=True, bf16=bf16,
-                       store=cache_dir)
+                       store=cache_dir, tf32=tf32)
     if ff is None:  # not rank 0: rank 0 wrote the file and reports it
         return
+    made = [ff.precision] if ff.precision != "fp32" else []
+    made += [ff.device] if ff.device != "cpu" else []
     click.echo(f"wrote {ff.path}: {len(ff.names)} videos x {ff.features.shape[1]} features "
-               f"({ff.extractor}{', bf16' if ff.bf16 else ''})")
+               f"({', '.join([ff.extractor] + made)})")
 
 
 commands = [metrics_cmd, features_cmd]

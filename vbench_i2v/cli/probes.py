@@ -57,14 +57,14 @@ def train_cmd(dataset, data_root, options, out_dir, steps, identity_steps, batch
     import torch
 
     from vbench_i2v.datasets import get_dataset
-    from vbench_i2v.devices import resolve_device
+    from vbench_i2v.devices import setup_device
     from vbench_i2v.errors import InputError
     from vbench_i2v.probes import train_probe, write_probe_folder
 
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out}: already exists and is not empty (choose another --out or remove it)")
-    dev = resolve_device(device)
+    dev = setup_device(device, deterministic=True)  # on CUDA: deterministic kernels, IEEE fp32 (no TF32)
     torch.set_num_threads(threads)
     t0 = time.time()
     ds = get_dataset(dataset, data_root=data_root, seed=split_seed, **parse_dataset_options(options))

@@ -31,6 +31,10 @@ from vbench_i2v.cli.types import device_option, BATCH_SIZE, POSITIVE_INT, SEED, 
 @click.option("--extractor", type=ExtractorName(), default=None,
               help="Feature network for set metrics that do not fix their own, and for ACD: a registered name "
                    "(`vbench metrics --list`) or a probe folder from `vbench probes train` (default: per dataset).")
+@click.option("--identity", type=ExtractorName("identity"), default=None,
+              help="ACD's identity embedder: facenet-vggface2, dlib-resnet (no weights to import; pip install "
+                   "\"vbench-i2v[dlib]\") or synthetic-probe (default: the extractor when it is also an identity "
+                   "embedder, else facenet-vggface2). Part of ACD's measurement, not of the clips' run id.")
 @click.option("--include-conditioning-frame", is_flag=True,
               help="Paired metrics also score frame 0 (the conditioning frame itself); default: frames 1..T-1.")
 @click.option("--conditioning-per-video", type=PER_VIDEO, default=protocol.CONDITIONING_PER_VIDEO, show_default=True)
@@ -46,14 +50,18 @@ from vbench_i2v.cli.types import device_option, BATCH_SIZE, POSITIVE_INT, SEED, 
               help="On CUDA: deterministic cuDNN/cuBLAS kernels for training, generation and scoring, so a run "
                    "repeats its numbers on the same GPU type and software (costs speed: no cuDNN autotuning, "
                    "slower deterministic kernels). CPU runs are deterministic either way.")
-def run_cmd(generator, videos, name, variant, dataset, checkpoint, train_if_missing, metrics, extractor,
+@click.option("--tf32", is_flag=True,
+              help="On CUDA: the scoring networks may use TF32 (opt-in, faster on Ampere and later, ~1e-3 relative "
+                   "error; recorded as precision tf32 in each metric's measurement; refused on the CPU). Clips "
+                   "are generated in IEEE fp32 either way.")
+def run_cmd(generator, videos, name, variant, dataset, checkpoint, train_if_missing, metrics, extractor, identity,
             include_conditioning_frame, conditioning_per_video, max_videos, seed, device, batch_size, data_root,
-            options, out, resume, deterministic) -> None:
+            options, out, resume, deterministic, tf32) -> None:
     """Generate the test clips of DATASET with GENERATOR (or take them from --videos), score them, write
     results.json and print the row."""
     from vbench_i2v import distributed
     from vbench_i2v.cli.datasets import parse_dataset_options
-    from vbench_i2v.devices import setup_device
+    from vbench_i2v.devices import check_tf32, setup_device
     from vbench_i2v.leaderboard import render_row
     from vbench_i2v.run import RunSpec, execute
 
@@ -64,10 +72,12 @@ def run_cmd(generator, videos, name, variant, dataset, checkpoint, train_if_miss
         raise click.UsageError("give --generator NAME (or module.path:callable), or --videos DIR with --name NAME")
     if videos is not None and (checkpoint or train_if_missing):
         raise click.UsageError(f"--videos {videos}: submitted clips need no --checkpoint or --train-if-missing")
-    setup_device(device, deterministic=deterministic)  # CUDA numerics for the whole run (IEEE fp32: no TF32)
+    dev = setup_device(device, deterministic=deterministic)  # CUDA numerics for the whole run (IEEE fp32: no TF32)
+    check_tf32(dev, tf32)  # --tf32: for the scoring networks only, and only on CUDA
 
     spec = RunSpec(generator=generator, dataset=dataset, checkpoint=checkpoint, train_if_missing=train_if_missing,
-                   metrics=metrics, extractor=extractor, conditioning_per_video=conditioning_per_video,
+                   metrics=metrics, extractor=extractor, identity=identity, tf32=tf32,
+                   conditioning_per_video=conditioning_per_video,
                    max_videos=max_videos, seed=seed, device=device, out=str(out), resume=resume, data_root=data_root,
                    batch_size=batch_size, dataset_options=parse_dataset_options(options, dataset),
                    include_conditioning_frame=include_conditioning_frame,

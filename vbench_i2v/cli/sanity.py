@@ -43,8 +43,10 @@ def sanity_cmd(real, metric_list, extractor, strengths, seed, out_dir, device, b
     temporally broken set better than a mildly blurred/noisy/compressed one (content bias).
     Runs offline with --extractor synthetic-probe.
     """
+    from vbench_i2v.devices import setup_device
     from vbench_i2v.sanity.report import run_sanity, write_report
 
+    setup_device(device, deterministic=True)  # on CUDA: deterministic kernels, IEEE fp32 (no TF32)
     report = run_sanity(real, metrics=metric_list, extractor=extractor, strengths=strengths, seed=seed,
                         device=device, batch_size=batch_size, bootstrap_reps=bootstrap_reps,
                         set_bootstrap_reps=fid_bootstrap_reps, progress=lambda msg: click.echo(msg, err=True),

@@ -1,8 +1,11 @@
 """The preprocessed-video cache: an entry is used only while its source is unchanged.
 
-Every entry (``<cache>/<dataset>/<params>/<video_id>.npz``) stores the frames and the JSON key
-they were made from: the source path, its size, mtime_ns and a sha256 of its bytes (of every
-frame file, by name, for a frame folder), the record's own fields (e.g. NATOPS repetition
+Every entry (``<cache>/<dataset>/<params>/<video_id>.npz``) stores the frames, the conversions the
+reader applied to the source (16-bit samples scaled to 8 bits, greyscale replicated, ...: the lines
+of :func:`vbench_i2v.video_io.read_video`, so a frame served from the cache keeps its record; an
+entry written before they were kept is rebuilt once) and the JSON key they were made from: the
+source path, its size, mtime_ns and a sha256 of its bytes (of every frame file, by name, for a
+frame folder), the record's own fields (e.g. NATOPS repetition
 bounds) and the preprocessing parameters (frame step, face crop and its constants, output
 size, pixel-changing loader options, cache version). A load recomputes the key and serves the
 entry only when it is equal; otherwise the video is preprocessed again and the entry replaced
@@ -129,28 +132,38 @@ class SourceIndex:
         return out
 
 
-def read_entry(path: Path, key: str) -> np.ndarray | None:
-    """The frames of a cache entry made from ``key``; None when missing, unreadable or stale."""
+def read_entry(path: Path, key: str, conversions: list | None = None) -> np.ndarray | None:
+    """The frames of a cache entry made from ``key``; None when missing, unreadable or stale (an
+    entry without its conversion record counts as stale). ``conversions`` (a list) receives the
+    reader's conversion lines stored with the entry."""
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            if "key" not in data.files or "video" not in data.files or str(data["key"]) != key:
+            if ("key" not in data.files or "video" not in data.files or "conversions" not in data.files
+                    or str(data["key"]) != key):
                 return None
             frames = np.asarray(data["video"])
+            stored = json.loads(str(data["conversions"]))
     except Exception:  # noqa: BLE001 - a truncated or foreign file is rebuilt, not trusted
         return None
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         return None
+    if not (isinstance(stored, list) and all(isinstance(x, str) for x in stored)):
+        return None
+    if conversions is not None:
+        conversions.extend(x for x in stored if x not in conversions)
     return frames
 
 
-def write_entry(path: Path, frames: np.ndarray, key: str) -> None:
-    """Write an entry atomically: a temp file beside it, then ``os.replace``."""
+def write_entry(path: Path, frames: np.ndarray, key: str, conversions=()) -> None:
+    """Write an entry atomically: a temp file beside it, then ``os.replace``. ``conversions``: the
+    reader's conversion lines of the source (kept with the frames)."""
     tmp = temp_beside(path)
     try:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, video=np.ascontiguousarray(frames), key=np.array(key))
+            np.savez_compressed(fh, video=np.ascontiguousarray(frames), key=np.array(key),
+                                conversions=np.array(json.dumps(list(conversions))))
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -21,7 +21,7 @@ from vbench_i2v.datasets.base import VideoDataset, VideoRecord
 from vbench_i2v.datasets.layout import ceil_div, compile_pattern, layout_error, require_root, walk_files
 from vbench_i2v.errors import DatasetError, VideoError
 from vbench_i2v.options import Option, Schema
-from vbench_i2v.video_io import CONTAINER_EXTS, read_video
+from vbench_i2v.video_io import CONTAINER_EXTS, read_video, report_conversions
 
 DEFAULT_PATTERN = r"^g(?P<label>\d{2})s(?P<subject>\d{2})$"  # on the file stem: g01s01 (not g01s01m/d)
 
@@ -80,7 +80,7 @@ class NATOPSDataset(VideoDataset):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._decoded: tuple[tuple[str, str], np.ndarray] | None = None
+        self._decoded: tuple[tuple[str, str], np.ndarray, list[str]] | None = None
 
     def discover(self) -> list[VideoRecord]:
         root = require_root(self.name, self.root, self.layout_help)
@@ -126,8 +126,10 @@ class NATOPSDataset(VideoDataset):
         # one file holds 20 repetitions: keep the last decoded file (by content) for the next one
         key = (record.source, self.source_state(record.source)["sha256"])
         if self._decoded is None or self._decoded[0] != key:
-            self._decoded = (key, read_video(record.source))
+            conv: list[str] = []
+            self._decoded = (key, read_video(record.source, conv), conv)
         frames = self._decoded[1]
+        report_conversions(self._decoded[2])  # a repetition served from the memo keeps its record
         extra = dict(record.extra)
         if "first" not in extra:
             return frames

@@ -35,11 +35,16 @@ def _keyed(root: Path, paths, what: str) -> dict[str, Path]:
 
 
 class VideoSet:
-    """Named uint8 videos, loaded lazily from a folder or held in memory."""
+    """Named uint8 videos, loaded lazily from a folder or held in memory.
+
+    ``read_conversions``: ``{name: lines}`` of the videos the reader converted when they were loaded
+    (16-bit samples scaled to 8 bits, greyscale replicated, ...: :func:`vbench_i2v.video_io.read_video`),
+    for provenance (:func:`conversion_lines`); videos read without a conversion are not listed."""
 
     def __init__(self, items: Mapping[str, object], label: str):
         self._items = dict(sorted(items.items()))
         self.label = label
+        self.read_conversions: dict[str, list[str]] = {}
 
     @classmethod
     def from_source(cls, source, what: str) -> "VideoSet":
@@ -71,7 +76,11 @@ class VideoSet:
     def load(self, name: str) -> np.ndarray:
         item = self._items[name]
         if isinstance(item, (str, os.PathLike)):
-            return read_video(item)
+            conv: list[str] = []
+            arr = read_video(item, conv)
+            if conv:
+                self.read_conversions[name] = conv
+            return arr
         arr = np.asarray(item)
         if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
             raise InputError(f"video {name!r}: expected uint8 T x H x W x 3, got {arr.dtype} {arr.shape}")
@@ -103,12 +112,32 @@ class ImageSet:
         if not self.items:
             raise InputError(f"conditioning {root}: no images found")
         self.label = str(root)
+        self.read_conversions: dict[str, list[str]] = {}  # as VideoSet's
 
     def __contains__(self, name: str) -> bool:
         return name in self.items
 
+    def __len__(self) -> int:
+        return len(self.items)
+
     def load(self, name: str) -> np.ndarray:
-        return read_image(self.items[name])
+        conv: list[str] = []
+        img = read_image(self.items[name], conv)
+        if conv:
+            self.read_conversions[name] = conv
+        return img
+
+
+def conversion_lines(side: str, by_name: Mapping[str, list[str]], total: int, unit: str = "clip") -> list[str]:
+    """``"SIDE: LINE (n of TOTAL clips)"`` for each conversion line the reader reported for the
+    clips in ``by_name`` (``{name: lines}``), each line once with the number of clips it applied
+    to, in sorted order."""
+    clips: dict[str, set] = {}
+    for name, lines in by_name.items():
+        for line in lines:
+            clips.setdefault(line, set()).add(name)
+    return [f"{side}: {line} ({len(names)} of {total} {unit}{'s' if total != 1 else ''})"
+            for line, names in sorted(clips.items())]
 
 
 @dataclass
@@ -116,7 +145,10 @@ class FeatureFile:
     """Per-video features saved by `vbench features` (features, names, mu, sigma, extractor).
 
     ``bf16``: made by the network's bf16 mode (``--bf16``); such features are a little off fp32's,
-    so a scoring run refuses to mix them with fp32 ones. Files without the field are fp32."""
+    so a scoring run refuses to mix them with fp32 ones. ``precision``: fp32, tf32 or bf16 (files
+    without the field: bf16 when ``bf16`` says so, else fp32); ``device``: the device type the
+    features were computed on (cpu, cuda; files without the field were made on the CPU). A scoring
+    run that computes features refuses a file of another precision or device type."""
 
     path: Path
     features: np.ndarray
@@ -127,10 +159,12 @@ class FeatureFile:
     weights_sha256: str
     bf16: bool = False
     extra_weights_sha256: dict = field(default_factory=dict)  # further weight files of the network
+    precision: str = ""  # "" = from bf16
+    device: str = "cpu"
 
-    @property
-    def precision(self) -> str:
-        return "bf16" if self.bf16 else "fp32"
+    def __post_init__(self):
+        self.precision = self.precision or ("bf16" if self.bf16 else "fp32")
+        self.bf16 = self.precision == "bf16"
 
     @classmethod
     def load(cls, path) -> "FeatureFile":
@@ -154,10 +188,14 @@ class FeatureFile:
                 extra = json.loads(str(data["extra_weights_sha256"]))
             except ValueError:
                 raise InputError(f"{path}: extra_weights_sha256 is not JSON") from None
+        precision = str(data["precision"]) if "precision" in data else ""
+        if precision not in ("", "fp32", "tf32", "bf16"):
+            raise InputError(f"{path}: unknown precision {precision!r} (fp32, tf32 or bf16)")
         return cls(path, feats, [str(n) for n in data["names"]], np.asarray(data["mu"], np.float64),
                    np.asarray(data["sigma"], np.float64), str(data["extractor"]),
                    str(data.get("weights_sha256", "")), bool(data["bf16"]) if "bf16" in data else False,
-                   extra if isinstance(extra, dict) else {})
+                   extra if isinstance(extra, dict) else {}, precision,
+                   str(data["device"]) if "device" in data else "cpu")
 
     def save(self) -> Path:
         import json
@@ -167,7 +205,7 @@ class FeatureFile:
         with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, features=self.features, names=np.array(self.names, dtype=str), mu=self.mu,
                      sigma=self.sigma, extractor=np.array(self.extractor), weights_sha256=np.array(self.weights_sha256),
-                     bf16=np.array(bool(self.bf16)),
+                     bf16=np.array(bool(self.bf16)), precision=np.array(self.precision), device=np.array(self.device),
                      extra_weights_sha256=np.array(json.dumps(self.extra_weights_sha256, sort_keys=True)))
         return self.path
 

@@ -7,12 +7,14 @@ An entry is one clip's feature vector under one network::
 
 The network key is a sha256 of the network's identity (:func:`vbench_i2v.metrics.plan.network_identity`:
 catalog name or probe name, weights sha256 and any further weight files, the input contract's
-fields, the precision fp32/bf16); ``h`` is the sha256 of the clip's uint8 bytes and shape. Every
-entry also stores its full key (the identity and the clip hash) and the conversions the contract
-applied to the clip, and an entry is used only when its stored key equals the key asked for, so
-features made under another contract, other weights or another precision are never reused, even
-if a file were moved into the wrong folder. An unreadable or mismatched entry is recomputed and
-replaced.
+fields, the precision fp32/tf32/bf16, and the device type when it is not the CPU); ``h`` is the
+sha256 of the clip's uint8 bytes and shape. Every entry also stores its full key (the identity and
+the clip hash) and the conversions the contract applied to the clip, and an entry is used only when
+its stored key equals the key asked for, so features made under another contract, other weights,
+another precision or on another device type (CPU features for a CUDA run, or the reverse) are never
+reused, even if a file were moved into the wrong folder. (A CPU identity has no device entry, so
+stores written before the device was recorded, all on the CPU, keep serving CPU runs.) An
+unreadable or mismatched entry is recomputed and replaced.
 
 Entries are written through :mod:`vbench_i2v.files` (a temp file beside the entry, then
 ``os.replace``), so a reader never sees half an entry and any number of processes may write one
