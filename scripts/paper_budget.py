@@ -120,8 +120,13 @@ def _release(work: Path, name: str) -> None:
     shutil.rmtree(work / "locks" / name, ignore_errors=True)
 
 
-def train_and_validate(run: Run, lr_d: float, work: Path, device: str = "cpu") -> dict:
-    """Train ``run`` (resuming a partial one) on the training part and score it on validation."""
+def train_and_validate(run: Run, lr_d: float, work: Path, device: str = "cpu", width: float = WIDTH,
+                       batch: int = BATCH, amp: str | None = None) -> dict:
+    """Train ``run`` (resuming a partial one) on the training part and score it on validation.
+
+    ``width``/``batch``: the model's channel multiplier and the clips per step (the CPU plan's
+    WIDTH/BATCH unless given: ``scripts/paper_budget_gpu.sh`` runs the plan at the paper's width);
+    ``amp``: the Trainer's bf16 autocast switch (None: its default, ``auto``)."""
     import torch
 
     from vbench_i2v.generators import training
@@ -131,7 +136,7 @@ def train_and_validate(run: Run, lr_d: float, work: Path, device: str = "cpu") -
     folder = work / run.name
     ds = eb.tuning_dataset()
     cls = get_generator(run.backend)
-    cfg = cls.make_config(PRESET, WIDTH, {"batch_size": BATCH, "lr_d": lr_d, **run.overrides})
+    cfg = cls.make_config(PRESET, width, {"batch_size": batch, "lr_d": lr_d, **run.overrides})
     resume = (folder / STATE_FILE).exists()
     t0 = time.time()
     if resume:
@@ -140,30 +145,38 @@ def train_and_validate(run: Run, lr_d: float, work: Path, device: str = "cpu") -
         torch.manual_seed(run.seed)
         model = cls(cfg, ds.num_classes, ds.labels, ds.name, device=device)
     training.train(model, ds, folder, steps=run.steps, seed=run.seed, resume=resume, progress_bar=False,
-                   sample_every=10**9, checkpoint_every=CHECKPOINT_EVERY)
+                   sample_every=10**9, checkpoint_every=CHECKPOINT_EVERY, **({"amp": amp} if amp else {}))
     train_s = time.time() - t0
     model = load_checkpoint(folder, device=device)
     for m in model.nets.values():
         m.eval()
     t1 = time.time()
     row = {"run": run.name, "stage": run.stage, "backend": run.backend, "seed": run.seed, "steps": run.steps,
-           "batch_size": BATCH, "width": WIDTH, "preset": PRESET, "lr_d": lr_d, "overrides": run.overrides,
+           "batch_size": batch, "width": width, "preset": PRESET, "lr_d": lr_d, "overrides": run.overrides,
            "config": asdict(model.config), "train_subjects": len(ds.subjects()["train"]) - len(ds.val_subjects),
            "val_subjects": ds.val_subjects, "device": device, "torch_threads": torch.get_num_threads(),
            "train_seconds": round(train_s, 1), "seconds_per_step": None,
            **eb.score_validation(model, ds, seed=0, device=device)}
     row["score_seconds"] = round(time.time() - t1, 1)
+    if str(device) != "cpu":  # how a GPU run computed (CPU rows keep their fields as they were)
+        from vbench_i2v import devices
+
+        row["train_amp_bf16"] = amp == "on" or (amp in (None, "auto") and devices.bf16_native(device))
+        row["numerics"] = devices.numerics()
     steps_here = run.steps if not resume else None
     if steps_here:
         row["seconds_per_step"] = round(train_s / steps_here, 4)
     return row
 
 
-def test_run(run: Run, work: Path, out_dir: Path, device: str = "cpu") -> Path:
-    """``vbench run`` on the test protocol with the run's checkpoint; returns its results.json."""
+def test_run(run: Run, work: Path, out_dir: Path, device: str = "cpu", max_videos: int | None = None) -> Path:
+    """``vbench run`` on the test protocol with the run's checkpoint; returns its results.json.
+    ``max_videos``: a seeded subset of the test videos (dry runs only; None: the whole protocol)."""
     runs = work / "test-runs"
     cmd = [sys.executable, "-m", "vbench_i2v", "run", "--generator", run.backend, "--dataset", "synthetic",
            "--checkpoint", str(work / run.name), "--seed", "0", "--out", str(runs), "--device", device]
+    if max_videos:
+        cmd += ["--max-videos", str(max_videos)]
     subprocess.run(cmd, check=True, cwd=work)  # not the repository: its source folder would shadow the install
     found = [p for p in runs.glob("*/results.json")
              if json.loads(p.read_text())["generator"].get("checkpoint_sha256") == _sha256(work / run.name / "model.safetensors")]
@@ -184,9 +197,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def execute(run: Run, work: Path, out: Path, device: str = "cpu") -> dict:
+def execute(run: Run, work: Path, out: Path, device: str = "cpu", width: float = WIDTH, batch: int = BATCH,
+            amp: str | None = None, test_max_videos: int | None = None) -> dict:
     lr_d = run.lr_d if run.lr_d is not None else chosen_lr_d(out, run.backend)
-    row = train_and_validate(run, lr_d, work, device)
+    row = train_and_validate(run, lr_d, work, device, width=width, batch=batch, amp=amp)
     dst = out / "runs" / run.name
     tmp = dst.with_name(dst.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -194,7 +208,7 @@ def execute(run: Run, work: Path, out: Path, device: str = "cpu") -> dict:
     if run.stage != "tune":  # the weights that decide the claims ship with the board
         for f in ("model.safetensors", "config.json", "losses.csv"):
             shutil.copyfile(work / run.name / f, tmp / f)
-        test_run(run, work, tmp, device)
+        test_run(run, work, tmp, device, max_videos=test_max_videos)
     (tmp / "run.json").write_text(json.dumps(row, indent=2) + "\n")
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
@@ -233,6 +247,10 @@ def work_loop(args) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.device != "cpu":  # CUDA: the device made current, IEEE fp32 (TF32 off), kernels as asked
+        from vbench_i2v.devices import setup_device
+
+        args.device = str(setup_device(args.device, deterministic=args.deterministic))
     runs = plan(args.tune_steps, args.final_steps)
     failures: dict[str, int] = {}
     while True:
@@ -250,7 +268,8 @@ def work_loop(args) -> int:
             continue
         print(f"{time.strftime('%H:%M:%S')} start {run.name}", flush=True)
         try:
-            row = execute(run, args.work, args.out, args.device)
+            row = execute(run, args.work, args.out, args.device, width=args.width, batch=args.batch, amp=args.amp,
+                          test_max_videos=args.test_max_videos)
         except Exception:  # noqa: BLE001 - a failed run is retried (it resumes from its checkpoint)
             import traceback
 
@@ -286,6 +305,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--tune-steps", type=int, default=TUNE_STEPS)
     ap.add_argument("--final-steps", type=int, default=FINAL_STEPS)
+    ap.add_argument("--width", type=float, default=WIDTH, help=f"channel multiplier of every run (default {WIDTH}; "
+                    "1.0 = the published widths, scripts/paper_budget_gpu.sh)")
+    ap.add_argument("--batch", type=int, default=BATCH, help=f"clips per step of every run (default {BATCH})")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("plan", help="every run, its stage and state")
     w = sub.add_parser("work", help="run the next ready runs until the plan is done")
@@ -294,6 +316,11 @@ def main(argv=None) -> int:
     w.add_argument("--commit", action="store_true", help="git-commit each finished run's folder")
     w.add_argument("--once", action="store_true", help="one run, then stop")
     w.add_argument("--only", default="", help="comma-separated run names (default: the whole plan)")
+    w.add_argument("--amp", choices=("auto", "on", "off"), default=None,
+                   help="bf16 autocast in training (default: the Trainer's auto, on for CUDA devices with native bf16)")
+    w.add_argument("--deterministic", action="store_true", help="CUDA: deterministic cuDNN/cuBLAS kernels (slower)")
+    w.add_argument("--test-max-videos", type=int, default=None,
+                   help="test runs on a seeded subset of test videos (dry runs; default: the whole protocol)")
     args = ap.parse_args(argv)
     if args.cmd == "plan":
         return print_plan(args)
