@@ -290,6 +290,81 @@ def work_loop(args) -> int:
             return 0
 
 
+# --- boards and verdicts ---------------------------------------------------------------------------
+
+BOARD_METRICS = ("fid", "kid", "ssim", "psnr", "acd-i", "label-acc")
+
+
+def _leaderboard(files: list[Path], dest: Path) -> None:
+    """``vbench leaderboard`` (the real command) over ``files`` into ``dest``/board.{md,csv,json,png}."""
+    dest.mkdir(parents=True, exist_ok=True)
+    base = [sys.executable, "-m", "vbench_i2v", "leaderboard", *map(str, files), "--no-reported"]
+    for fmt, name in (("markdown", "board.md"), ("csv", "board.csv"), ("json", "board.json")):
+        extra = ["--plot", str(dest / "board.png")] if fmt == "markdown" else []
+        subprocess.run(base + ["--format", fmt, "--out", str(dest / name), *extra], check=True, cwd=dest)
+
+
+def seed_choice(out: Path, backend: str) -> dict | None:
+    """The seed whose checkpoint ships: lowest *validation* FID among the backend's final runs (the
+    test scores are never consulted); None until both seeds are finished."""
+    rows = [finished(out, f"final-{backend}-s{s}") for s in SEEDS]
+    if any(r is None for r in rows):
+        return None
+    best = min(rows, key=lambda r: (r["val_fid"], r["seed"]))
+    return {"backend": backend, "seed": best["seed"], "run": best["run"], "val_fid": best["val_fid"],
+            "other_val_fid": [r["val_fid"] for r in rows if r is not best][0]}
+
+
+def claims(out: Path) -> list[dict]:
+    """Each Table 2 / Table 6 claim on test FID: the full model's final runs against the ablation
+    arm's, per seed, with equal_budget's verdict rule (intervals and seed spread)."""
+    def results(prefix: str) -> list[dict]:
+        found = [out / "runs" / f"{prefix}-s{s}" / "results.json" for s in SEEDS]
+        return [json.loads(p.read_text()) for p in found if p.exists()]
+
+    rows = []
+    for table, claim, good, bad in CLAIMS:
+        better, worse = results("final-imaginator"), results(f"ablation-{bad}")
+        row = {"table": table, "claim": claim, "paper_better": good, "paper_worse": bad,
+               "seeds_better": len(better), "seeds_worse": len(worse)}
+        row.update(eb.verdict(better, worse) if better and worse else {"verdict": "not run"})
+        rows.append(row)
+    return rows
+
+
+def verdict_sentence(row: dict) -> str:
+    if row["verdict"] == "not run":
+        return f"{row['table']} ({row['claim']}): not decided yet, runs missing."
+    spread = f", seed spread {row['seed_spread']:.2f}" if row.get("seed_spread") is not None else ""
+    word = {"reproduced": "reproduced", "reversed": "reversed",
+            "within noise": "within the seed spread / intervals"}[row["verdict"]]
+    return (f"{row['table']} ({row['claim']}): {word} at this budget: test FID {row['better_mean']:.2f} "
+            f"({row['paper_better']}) vs {row['worse_mean']:.2f} ({row['paper_worse']}), "
+            f"{row['seeds']} seed(s){spread}.")
+
+
+def boards(args) -> int:
+    out = args.out
+    finals = [out / "runs" / f"final-{b}-s{s}" / "results.json" for b in BACKENDS for s in SEEDS]
+    finals = [p for p in finals if p.exists()]
+    abl = [out / "runs" / f"final-imaginator-s{s}" / "results.json" for s in SEEDS]
+    abl += [out / "runs" / f"ablation-{a}-s{s}" / "results.json" for a in ABLATIONS for s in SEEDS]
+    abl = [p for p in abl if p.exists()]
+    if finals:
+        _leaderboard(finals, out / "final")
+    if abl:
+        _leaderboard(abl, out / "ablations")
+    summary = {"plan": [{"run": r.name, "stage": r.stage, "finished": finished(out, r.name) is not None}
+                        for r in plan(args.tune_steps, args.final_steps)],
+               "tuned_lr_d": {b: chosen_lr_d(out, b) for b in BACKENDS},
+               "seed_choice": {b: seed_choice(out, b) for b in BACKENDS},
+               "claims": claims(out)}
+    summary["verdicts"] = [verdict_sentence(r) for r in summary["claims"]]
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\n".join(summary["verdicts"]))
+    return 0
+
+
 def print_plan(args) -> int:
     for run in plan(args.tune_steps, args.final_steps):
         state = "finished" if finished(args.out, run.name) else (
@@ -310,6 +385,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=BATCH, help=f"clips per step of every run (default {BATCH})")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("plan", help="every run, its stage and state")
+    sub.add_parser("boards", help="the final and ablation boards, the seed that ships, the verdicts")
     w = sub.add_parser("work", help="run the next ready runs until the plan is done")
     w.add_argument("--threads", type=int, default=1)
     w.add_argument("--device", default="cpu")
@@ -324,6 +400,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "plan":
         return print_plan(args)
+    if args.cmd == "boards":
+        return boards(args)
     return work_loop(args)
 
 
