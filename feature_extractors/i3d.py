@@ -373,14 +373,15 @@ def resize_size(h: int, w: int, contract: InputContract) -> tuple[int, int]:
     return resized_size(h, w, contract)
 
 
-def preprocess(videos, contract: InputContract) -> torch.Tensor:
-    """uint8 ``B x T x H x W x 3`` -> float32 ``B x 3 x T' x side x side`` in [-1, 1], per the contract.
+def preprocess(videos, contract: InputContract, device=None) -> torch.Tensor:
+    """uint8 ``B x T x H x W x 3`` -> float32 ``B x 3 x T' x side x side`` in [-1, 1], per the contract,
+    built on ``device`` (the network's in its feature pass: CUDA resizes there).
 
     All frames of the batch are resized in one ``F.interpolate`` call (a per-sample operation, so
     the result equals resizing frame by frame).
     """
     select_frames(videos, contract)  # the route's wording for clips that are too short
-    return videos_input(videos, contract, f"FVD route {_route_name(contract)!r} (I3D)")
+    return videos_input(videos, contract, f"FVD route {_route_name(contract)!r} (I3D)", device=device)
 
 
 # --- fast inference plan -------------------------------------------------------------------------
@@ -505,8 +506,8 @@ class I3DFVDExtractor:
         self.batch_size, self.channels_last, self.fast = batch_size, channels_last, fast
         self._plan = None
 
-    def preprocess(self, videos) -> torch.Tensor:
-        return preprocess(videos, self.contract)
+    def preprocess(self, videos, device=None) -> torch.Tensor:
+        return preprocess(videos, self.contract, device)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.fast:
@@ -520,6 +521,6 @@ class I3DFVDExtractor:
         select_frames(videos, self.contract)  # refuse short clips before any work
         out = []
         for i in range(0, len(videos), self.batch_size):
-            x = self.preprocess(videos[i : i + self.batch_size]).to(self.device)
+            x = self.preprocess(videos[i : i + self.batch_size], self.device)
             out.append(self._forward(x).double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.dim))

@@ -9,7 +9,8 @@ recipe into network input and holds what every such network shares:
 
 * :func:`preprocess_frames`: uint8 ``N x H x W x 3`` -> float32 ``N x 3 x h x w``, normalised, as
   torchvision's ``Resize(int)`` + ``CenterCrop`` + ``/255`` + ``Normalize`` would on VBench's float
-  frames (or, for ``pil-uint8`` recipes, as PIL resizes an 8-bit image);
+  frames (or, for ``pil-uint8`` recipes, as PIL resizes an 8-bit image): the recipe's contract
+  (``FrameRecipe.contract()``) built by ``vbench_i2v/preprocess.py``, on the network's device;
 * :class:`ImageEmbedder`: ``embed_frames(frames, use) -> N x dim`` (float64), batching frames
   through the network in fp32 on its device;
 * :func:`build_image_network`: a catalogued network by name with its weights verified (sha256).
@@ -19,23 +20,29 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from vbench_i2v import preprocess as P
 from vbench_i2v.errors import InputError
-from vbench_i2v.specs import ExtractorSpec, FrameRecipe, InputContract
+from vbench_i2v.specs import Crop, ExtractorSpec, Fit, FrameRecipe, InputContract, Resize
+
+
+def _shorter_side(short_side: int, crop: int | None = None) -> InputContract:
+    """The contract of a ``Resize(short_side)`` (+ ``CenterCrop(crop)``) recipe: its geometry alone."""
+    return InputContract(frames=None, sampling="per-frame", size=(crop, crop) if crop else None,
+                         resize=Resize.BILINEAR, value_range=(0.0, 1.0), fit=Fit.SHORTER_SIDE,
+                         short_side=short_side, crop=Crop.CENTRE if crop else Crop.NONE)
 
 
 def resized_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     """torchvision's ``Resize(int)`` output ``(h, w)``: shorter side to ``short_side``, longer side
-    ``int(short_side * long / short)`` (truncated)."""
-    short, long = (width, height) if width <= height else (height, width)
-    new_long = int(short_side * long / short)
-    return (new_long, short_side) if width <= height else (short_side, new_long)
+    ``int(short_side * long / short)`` (truncated); ``preprocess.resized_size`` of the recipe's contract."""
+    return P.resized_size(height, width, _shorter_side(short_side))
 
 
 def centre_crop_offsets(height: int, width: int, crop: int) -> tuple[int, int]:
-    """``(top, left)`` of torchvision's ``CenterCrop``: ``int(round((H - crop) / 2))`` (round half to even)."""
-    return int(round((height - crop) / 2.0)), int(round((width - crop) / 2.0))
+    """``(top, left)`` of torchvision's ``CenterCrop``: ``int(round((H - crop) / 2))`` (round half to
+    even); ``preprocess.crop_offsets`` of the recipe's contract."""
+    return P.crop_offsets(height, width, _shorter_side(crop, crop))
 
 
 def check_frames(frames, what: str = "frames"):
@@ -51,21 +58,10 @@ def check_frames(frames, what: str = "frames"):
     return frames
 
 
-def _pil_resized(frames, size: tuple[int, int], kernel: str) -> torch.Tensor:
-    """Each uint8 frame resized by PIL (8-bit in, 8-bit out; not resampled when already at ``size``)
-    -> float32 ``N x 3 x h x w`` holding 0..255."""
-    from PIL import Image
-
-    arr = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
-    if tuple(arr.shape[1:3]) != tuple(size):
-        resample = Image.BICUBIC if kernel == "bicubic" else Image.BILINEAR
-        arr = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(f)).resize((size[1], size[0]), resample))
-                        for f in arr])
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
-
-
 def preprocess_frames(frames, recipe: FrameRecipe, device="cpu") -> torch.Tensor:
-    """uint8 ``N x H x W x 3`` -> float32 ``N x 3 x h x w`` on ``device``, normalised by ``recipe``.
+    """uint8 ``N x H x W x 3`` -> float32 ``N x 3 x h x w`` on ``device``, normalised by ``recipe``:
+    ``preprocess.frames_input(frames, recipe.contract(), device=device)`` (the one implementation of
+    every input recipe; on CUDA the frames are resized there).
 
     ``float`` recipes resize float32 frames holding 0..255 with ``F.interpolate`` (``align_corners=False``,
     the recipe's kernel and antialias; no rounding, no clamping of bicubic overshoot); ``pil-uint8``
@@ -73,22 +69,7 @@ def preprocess_frames(frames, recipe: FrameRecipe, device="cpu") -> torch.Tensor
     resampled (as torchvision). Then the centre crop, ``/ 255`` and ``(x - mean) / std``.
     """
     check_frames(frames)
-    n, h, w, _ = frames.shape
-    size = resized_size(h, w, recipe.short_side)
-    if recipe.pixels == "pil-uint8":
-        x = _pil_resized(frames, size, recipe.kernel).to(device)
-    else:
-        t = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
-        x = t.to(device).permute(0, 3, 1, 2).float()
-        if size != (h, w):
-            x = F.interpolate(x, size=size, mode=recipe.kernel, align_corners=False, antialias=recipe.antialias)
-    if recipe.crop is not None:
-        top, left = centre_crop_offsets(size[0], size[1], recipe.crop)
-        x = x[:, :, top: top + recipe.crop, left: left + recipe.crop]
-    x = x / 255.0
-    mean = torch.tensor(recipe.mean, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(recipe.std, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-    return ((x - mean) / std).contiguous()
+    return P.frames_input(frames, recipe.contract(), "image network frames", device=device)
 
 
 class ImageEmbedder:

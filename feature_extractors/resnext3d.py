@@ -306,12 +306,12 @@ class ResNeXtFIDExtractor:
                 "25x slower than fp32 here; drop --bf16 on this machine")
         self.fast = fast
 
-    def preprocess(self, videos) -> torch.Tensor:
+    def preprocess(self, videos, device=None) -> torch.Tensor:
         """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 112 x 112`` network input, built from the
-        contract (channels_last_3d when the extractor runs in that layout)."""
+        contract (channels_last_3d when the extractor runs in that layout) on ``device``."""
         central_frames(videos)  # the Video FID wording for clips that are too short
         fmt = torch.channels_last_3d if getattr(self, "channels_last", True) else torch.contiguous_format
-        return videos_input(videos, CONTRACT, "Video FID", memory_format=fmt)
+        return videos_input(videos, CONTRACT, "Video FID", memory_format=fmt, device=device)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if not getattr(self, "fast", True):  # instances built field by field predate the plan
@@ -331,7 +331,7 @@ class ResNeXtFIDExtractor:
 
         out = []
         for i in range(0, len(videos), self.batch_size):
-            x = self.preprocess(videos[i : i + self.batch_size]).to(self.device)
+            x = self.preprocess(videos[i : i + self.batch_size], self.device)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last_3d)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):

@@ -184,14 +184,14 @@ def probe_frame_indices(t: int) -> np.ndarray:
     return frame_indices(t, _contracts()[0], "the synthetic probe")
 
 
-def video_input(videos) -> torch.Tensor:
-    """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 64 x 64`` in [-1, 1] (the video contract)."""
-    return videos_input(videos, _contracts()[0], "the synthetic probe")
+def video_input(videos, device=None) -> torch.Tensor:
+    """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 64 x 64`` in [-1, 1] (the video contract), on ``device``."""
+    return videos_input(videos, _contracts()[0], "the synthetic probe", device=device)
 
 
-def frame_input(frames) -> torch.Tensor:
-    """uint8 ``N x H x W x 3`` -> float ``N x 3 x 64 x 64`` in [-1, 1] (the per-frame contract)."""
-    return frames_input(frames, _contracts()[1], "the synthetic probe")
+def frame_input(frames, device=None) -> torch.Tensor:
+    """uint8 ``N x H x W x 3`` -> float ``N x 3 x 64 x 64`` in [-1, 1] (the per-frame contract), on ``device``."""
+    return frames_input(frames, _contracts()[1], "the synthetic probe", device=device)
 
 
 # --- the registry's two interfaces --------------------------------------------------------------
@@ -211,14 +211,14 @@ class ProbeVideoExtractor:
 
     @torch.inference_mode()
     def features(self, videos) -> np.ndarray:
-        out = [self.model.video.features(video_input(videos[i : i + self.batch_size]).to(self.device)).double().cpu().numpy()
+        out = [self.model.video.features(video_input(videos[i : i + self.batch_size], self.device)).double().cpu().numpy()
                for i in range(0, len(videos), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0, self.dim))
 
     @torch.inference_mode()
     def expression_logits(self, videos) -> np.ndarray:
         """7-way expression logits (synthetic labels order), for checking the probe itself."""
-        out = [self.model.video(video_input(videos[i : i + self.batch_size]).to(self.device))[1].double().cpu().numpy()
+        out = [self.model.video(video_input(videos[i : i + self.batch_size], self.device))[1].double().cpu().numpy()
                for i in range(0, len(videos), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0, self.model.config["num_classes"]))
 
@@ -239,6 +239,6 @@ class ProbeIdentityEmbedder:
     @torch.inference_mode()
     def embed(self, frames) -> tuple[np.ndarray, int]:
         frames = np.asarray(frames)
-        out = [self.model.identity(frame_input(frames[i : i + self.batch_size]).to(self.device)).double().cpu().numpy()
+        out = [self.model.identity(frame_input(frames[i : i + self.batch_size], self.device)).double().cpu().numpy()
                for i in range(0, len(frames), self.batch_size)]
         return (np.concatenate(out) if out else np.zeros((0, self.dim))), 0

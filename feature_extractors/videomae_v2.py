@@ -98,10 +98,10 @@ def select_frames(videos, contract: InputContract = CONTRACT):
     return select_first_frames(videos, contract, NAME)
 
 
-def preprocess(videos, contract: InputContract = CONTRACT) -> torch.Tensor:
+def preprocess(videos, contract: InputContract = CONTRACT, device=None) -> torch.Tensor:
     """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x 16 x 224 x 224`` as cd-fvd feeds the network
     (the first 16 frames, [0, 1], bilinear without antialias: the contract)."""
-    return video_input(videos, contract, NAME)
+    return video_input(videos, contract, NAME, device)
 
 
 class VideoMAEv2Extractor:
@@ -132,6 +132,6 @@ class VideoMAEv2Extractor:
     def features(self, videos) -> np.ndarray:
         out = []
         for i in range(0, len(videos), self.batch_size):
-            x = preprocess(videos[i : i + self.batch_size], self.contract).to(self.device)
+            x = preprocess(videos[i : i + self.batch_size], self.contract, self.device)
             out.append(self.model.features(x).double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.dim))

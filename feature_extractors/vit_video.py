@@ -298,14 +298,14 @@ def select_first_frames(videos, contract, name: str):
     return v[:, : contract.frames]
 
 
-def video_input(videos, contract, name: str) -> torch.Tensor:
+def video_input(videos, contract, name: str, device=None) -> torch.Tensor:
     """uint8 ``B x T x H x W x 3`` -> float ``B x 3 x frames x h x w`` network input: the clips
-    checked against the contract (frames, aspect ratio), then built from it
+    checked against the contract (frames, aspect ratio), then built from it on ``device``
     (``vbench_i2v/preprocess.py``: the first frames, ``value_range``, resize, mean/std)."""
     from vbench_i2v.preprocess import videos_input
 
     select_first_frames(videos, contract, name)
-    return videos_input(videos, contract, name)
+    return videos_input(videos, contract, name, device=device)
 
 
 __all__ = ["select_first_frames", "video_input", "VideoViTConfig", "VideoViT", "sinusoid_table_1d", "sincos_table_3d",

@@ -179,10 +179,10 @@ def save_probe(model: AttentiveClassifier, path) -> None:
                 "lr": 0.001}, path)
 
 
-def preprocess(videos, contract: InputContract = CONTRACT) -> torch.Tensor:
+def preprocess(videos, contract: InputContract = CONTRACT, device=None) -> torch.Tensor:
     """uint8 ``B x T x H x W x 3`` -> normalised float ``B x 3 x 16 x 224 x 224`` (the contract: the
     first 16 frames, [0, 1], bilinear antialiased when shrinking, ImageNet mean/std)."""
-    return video_input(videos, contract, NAME)
+    return video_input(videos, contract, NAME, device)
 
 
 class VJEPAExtractor:
@@ -226,7 +226,7 @@ class VJEPAExtractor:
     def features(self, videos) -> np.ndarray:
         out = []
         for i in range(0, len(videos), self.batch_size):
-            x = preprocess(videos[i : i + self.batch_size], self.contract).to(self.device)
+            x = preprocess(videos[i : i + self.batch_size], self.contract, self.device)
             f = self.pooler(self.encoder.features(x)).squeeze(1)
             out.append(f.double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.dim))

@@ -216,6 +216,31 @@ def test_frame_recipes_fit_the_same_scheme(shape):
     assert len(seen) >= 4  # DINO's three uses and VBench's CLIP recipe
 
 
+def test_image_networks_build_their_input_through_preprocess(monkeypatch):
+    """``image_vit`` has no recipe code of its own: ``preprocess_frames`` (what ``embed_frames`` feeds
+    the network) is ``frames_input(frames, recipe.contract(), device=...)``, and its size and crop
+    arithmetic are ``resized_size``/``crop_offsets`` (checked against torchvision's numbers in
+    tests/test_vbench_dims_networks.py::test_resize_arithmetic)."""
+    from vbench_i2v.feature_extractors import image_vit
+
+    seen = []
+    real = P.frames_input
+
+    def spy(frames, contract, what="this network", device=None):
+        seen.append((contract, device))
+        return real(frames, contract, what, device=device)
+
+    monkeypatch.setattr(P, "frames_input", spy)
+    recipe = dict(catalog.IMAGE_NETWORKS["dino-vitb16"].uses)["subject-consistency"]
+    frames = _clips((1, 2, 40, 30))[0]
+    image_vit.preprocess_frames(frames, recipe, "cpu")
+    assert seen == [(recipe.contract(), "cpu")]
+    monkeypatch.setattr(P, "resized_size", lambda h, w, c: (h + 1000, c.short_side))
+    monkeypatch.setattr(P, "crop_offsets", lambda h, w, c: ("crop", c.size))
+    assert image_vit.resized_size(40, 30, 224) == (1040, 224)
+    assert image_vit.centre_crop_offsets(256, 300, 224) == ("crop", (224, 224))
+
+
 # --- the contract's fields are what the code consumes -----------------------------------------------
 
 BASE = InputContract(frames=4, sampling="first", size=(24, 24), resize=Resize.BILINEAR, value_range=(-1.0, 1.0))

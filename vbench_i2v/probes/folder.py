@@ -9,10 +9,15 @@
 
 :func:`load_probe_folder` verifies the sums and the input contract and returns a
 :class:`ProbeExtractor`, which has the feature-extractor interface (``name``, ``weights_name``,
-``weights_sha256``, ``dim``, ``features``), the identity-embedder one where the probe has an
-identity branch (``embed``), and ``predict``/``labels`` for label accuracy. Its name is
+``weights_sha256``, ``dim``, ``features``, ``contract``), the identity-embedder one where the probe
+has an identity branch (``embed``), and ``predict``/``labels`` for label accuracy. Its name is
 ``probe:<first 12 hex of the weights' sha256>``: numbers from it are probe numbers, never
 ResNeXt-101 FID or I3D FVD.
+
+The config's ``input`` is read as an :class:`~vbench_i2v.specs.InputContract`
+(:func:`video_contract`): the probe's ``contract``, which provenance, measurement ids and the
+feature store's key record, and from which ``vbench_i2v/preprocess.py`` builds the input, so what is
+recorded is what is computed.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from vbench_i2v import protocol
 from vbench_i2v.errors import InputError, WeightsError
 from vbench_i2v.feature_extractors import synthetic_probe as sp
 from vbench_i2v.files import atomic_write_json, atomic_write_text, sha256_file
+from vbench_i2v.preprocess import frames_input, videos_input
+from vbench_i2v.specs import InputContract, Resize
 
 FORMAT = "vbench-probe/1"
 MODEL_FILE = "model.safetensors"
@@ -52,6 +59,42 @@ INPUT_CONTRACT = {
     "layout": "B x 3 x T x H x W float32 RGB (video); N x 3 x H x W (identity frames)",
     "first_layer": "each frame and its difference from the clip's first frame (6 channels)",
 }
+
+
+
+
+def _contract_error(what: str) -> WeightsError:
+    return WeightsError(f"probe input contract: {what}")
+
+
+def video_contract(inp: dict) -> InputContract:
+    """A probe config's ``input`` as the video :class:`InputContract` its features are built from:
+    ``frames`` frames every ``frame_stride``-th (2: ``every-2nd``) of a ``clip_frames`` clip, other
+    lengths first resampled (nearest) to ``clip_frames``; ``size`` x ``size`` frames by the named
+    ``resize`` (not resampled when already that size); ``value_range``. A config this code cannot
+    read is one WeightsError line."""
+    try:
+        stride, size = int(inp["frame_stride"]), int(inp["size"])
+        if stride != 2:
+            raise _contract_error(f"frame_stride {stride} (this version reads every 2nd frame)")
+        resize = Resize.parse(str(inp["resize"]).split(", when ")[0], "resize")
+        lo, hi = (float(v) for v in inp["value_range"])
+        return InputContract(
+            frames=int(inp["frames"]), sampling="every-2nd", size=(size, size), resize=resize, value_range=(lo, hi),
+            native_frames=int(inp["clip_frames"]),
+            note=f"probe folder: {inp['sampling']}; clips shorter than {int(inp['frames'])} frames are refused")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _contract_error(f"cannot read {inp!r} ({type(exc).__name__}: {exc})") from None
+
+
+def frame_contract(inp: dict) -> InputContract:
+    """The identity branch's per-frame input: the video contract's frame steps, frame by frame."""
+    v = video_contract(inp)
+    return InputContract(frames=None, sampling="per-frame", size=v.size, resize=v.resize, value_range=v.value_range)
+
+
+# Every probe folder of this format takes this input (config.json's ``input`` is INPUT_CONTRACT).
+VIDEO_CONTRACT = video_contract(INPUT_CONTRACT)
 
 
 def probe_name(sha256: str) -> str:
@@ -180,6 +223,10 @@ class ProbeExtractor:
                                f"the class head has {model.config['num_classes']}")
         self.validation = self.config.get("validation")
         self.batch_size = batch_size
+        # what the network takes, read from the config: recorded (provenance, measurement ids, the
+        # feature store's key) and the recipe the input is built from
+        self.contract = video_contract(self.config["input"])
+        self.frame_contract = frame_contract(self.config["input"])
 
     @property
     def has_class_head(self) -> bool:
@@ -188,7 +235,7 @@ class ProbeExtractor:
     def _batches(self, videos):
         videos = np.asarray(videos)
         for i in range(0, len(videos), self.batch_size):
-            yield sp.video_input(videos[i : i + self.batch_size]).to(self.device)
+            yield videos_input(videos[i : i + self.batch_size], self.contract, self.name, device=self.device)
 
     @torch.inference_mode()
     def features(self, videos) -> np.ndarray:
@@ -217,7 +264,8 @@ class ProbeExtractor:
         if self.model.identity is None:
             raise WeightsError(f"{self.name}: this probe has no identity branch (trained on a dataset without faces)")
         frames = np.asarray(frames)
-        out = [self.model.identity(sp.frame_input(frames[i : i + 8 * self.batch_size]).to(self.device)).double().cpu().numpy()
+        out = [self.model.identity(frames_input(frames[i : i + 8 * self.batch_size], self.frame_contract, self.name,
+                                                device=self.device)).double().cpu().numpy()
                for i in range(0, len(frames), 8 * self.batch_size)]
         return (np.concatenate(out) if out else np.zeros((0, self.embed_dim))), 0
 
