@@ -226,7 +226,12 @@ def test_registry_import_then_default_path(tmp_path, monkeypatch, alex):
     x, y = _model_input(_frames(8, n=2)), _model_input(_frames(9, n=2))
     assert np.abs(LPIPS("alex").distance(x, y).double().numpy() - _ref_distance(alex.ref, x, y)).max() < TOL
     wf = W.require("lpips-alex")  # the catalog's way: Class(weights_path, device=, batch_size=)
-    assert torch.equal(LPIPSAlex(wf.path, device="cpu", batch_size=1).distance(x, y), LPIPS("alex").distance(x, y))
+    # Batch 1 against the default batch: the same float32 convolutions blocked differently (oneDNN
+    # picks its algorithm by shape and instruction set), so equal up to summation order: the
+    # distances are ~0.2 and a float32 reordering moves them by ~1e-7 (the 1e-6 used for other
+    # batch splits in this file).
+    torch.testing.assert_close(LPIPSAlex(wf.path, device="cpu", batch_size=1).distance(x, y),
+                               LPIPS("alex").distance(x, y), rtol=0, atol=1e-6)
     bad = tmp_path / "vgg_as_alex.pth"
     torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, bad)
     with pytest.raises(WeightsError, match="does not load"):
