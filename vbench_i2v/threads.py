@@ -65,7 +65,7 @@ def _explicit() -> int | None:
     return None
 
 
-SAMPLE_SECONDS = 0.25  # the window over which /proc/stat is read (25 clock ticks per core)
+SAMPLE_SECONDS = 0.1  # the window over which /proc/stat is read (10 clock ticks per core at 100 Hz)
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
