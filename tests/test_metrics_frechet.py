@@ -209,3 +209,28 @@ def test_streaming_stats_accumulate_float32_features_in_float64():
     mu32 = s32.astype(np.float64) / len(x)
     sigma32 = (o32.astype(np.float64) - len(x) * np.outer(mu32, mu32)) / (len(x) - 1)
     assert np.abs(sigma32 - np.cov(x64, rowvar=False)).max() > 1e-3
+
+
+def test_frechet_does_not_depend_on_the_torch_thread_count():
+    """The thread policy picks torch's thread count from the machine's load; the float64 linear
+    algebra (MKL, split by thread count) runs on one thread so the same command gives the same
+    FID to the last bit whatever the count (it moved in the 10th digit before)."""
+    import torch
+
+    from vbench_i2v.metrics.frechet import frechet_distance
+
+    before = torch.get_num_threads()
+    try:
+        # few videos (the singular route) and more videos than dimensions (the Cholesky route);
+        # with MKL on 1 against 2 threads these moved by 1e-7 and 1e-6 before
+        for n, d in ((5, 128), (100, 512)):
+            rng = np.random.default_rng(3)
+            x, y = rng.normal(size=(n, d)), rng.normal(0.1, 1.1, size=(n, d))
+            args = (x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
+            values = []
+            for threads in (1, 2, 4):
+                torch.set_num_threads(threads)
+                values.append(frechet_distance(*args))
+            assert values[0] == values[1] == values[2], (n, d, values)
+    finally:
+        torch.set_num_threads(before)

@@ -50,16 +50,21 @@ def trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
     """
     import torch
 
-    a, b = torch.from_numpy(np.ascontiguousarray(s1)), torch.from_numpy(np.ascontiguousarray(s2))
-    l, info = torch.linalg.cholesky_ex(a)
-    if int(info) == 0:
-        m = l.T @ b @ l  # similar to S1 S2, symmetric PSD
-    else:  # singular S1 (fewer videos than dimensions): the sqrt(S1) route
-        w, v = torch.linalg.eigh(a)
-        r = (v * w.clamp(min=0).sqrt()) @ v.T
-        m = r @ b @ r
-    eig = torch.linalg.eigvalsh((m + m.T) / 2)
-    return float(eig.clamp(min=0).sqrt().sum())
+    from vbench_i2v.threads import torch_threads
+
+    # One thread, always: MKL splits its reductions by thread count, and the thread policy picks
+    # the count from the machine's load, so the same command would move FID in the 10th digit.
+    with torch_threads(1):
+        a, b = torch.from_numpy(np.ascontiguousarray(s1)), torch.from_numpy(np.ascontiguousarray(s2))
+        l, info = torch.linalg.cholesky_ex(a)
+        if int(info) == 0:
+            m = l.T @ b @ l  # similar to S1 S2, symmetric PSD
+        else:  # singular S1 (fewer videos than dimensions): the sqrt(S1) route
+            w, v = torch.linalg.eigh(a)
+            r = (v * w.clamp(min=0).sqrt()) @ v.T
+            m = r @ b @ r
+        eig = torch.linalg.eigvalsh((m + m.T) / 2)
+        return float(eig.clamp(min=0).sqrt().sum())
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
