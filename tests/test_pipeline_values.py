@@ -472,7 +472,7 @@ def test_summarize_mean_uses_the_run_seed_reps_and_metric_key():
 
     v = np.random.default_rng(1).lognormal(size=20)
     values = {f"v{i:02d}": float(x) for i, x in enumerate(v)}
-    got = summarize_mean(values, Context(["psnr"], seed=7, bootstrap_reps=300), key="psnr")
+    got = summarize_mean(values, Context(["psnr"], plan=ScorePlan(seed=7, bootstrap_reps=300)), key="psnr")
     want = percentile_interval(bootstrap_means(v, seeded_stream(7, "bootstrap", "psnr"), 300))
     np.testing.assert_allclose(got["ci95"], want, rtol=1e-12)
     other = percentile_interval(bootstrap_means(v, seeded_stream(7, "bootstrap", "mean"), 300))
@@ -489,6 +489,6 @@ def test_scored_frames_boundaries():
     np.testing.assert_array_equal(ctx.scored_frames(1), [0])  # a one-frame video has only frame 0
     np.testing.assert_array_equal(ctx.scored_frames(2), [1])
     np.testing.assert_array_equal(ctx.scored_frames(32), np.arange(1, 32))
-    everything = Context(["ssim"], include_conditioning_frame=True)
+    everything = Context(["ssim"], plan=ScorePlan(include_conditioning_frame=True))
     np.testing.assert_array_equal(everything.scored_frames(2), [0, 1])
     np.testing.assert_array_equal(everything.scored_frames(1), [0])

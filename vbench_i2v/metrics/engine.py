@@ -94,14 +94,8 @@ class Context:
     """What every metric's compute function may read: settings, shared models, counters, warnings."""
 
     metric_names: list[str]
-    seed: int = 0
-    device: str = "cpu"
-    batch_size: int | None = None
-    bootstrap_reps: int = bootstrap.DEFAULT_REPS
-    set_bootstrap_reps: int = 100
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    include_conditioning_frame: bool = False
+    plan: ScorePlan = field(default_factory=ScorePlan)  # the call's settings, read through the properties below
+    device: str = "cpu"  # the resolved device
     models: dict = field(default_factory=dict)  # family -> object (built by the engine)
     counters: dict = field(default_factory=dict)
     records: dict = field(default_factory=dict)  # metric -> video -> what its summary needs
@@ -110,6 +104,15 @@ class Context:
     metric_warnings: dict = field(default_factory=dict)  # metric -> its own warnings
     current: str | None = None  # the metric being computed (its warnings are recorded under it)
     frames_read: set = field(default_factory=set)  # metrics that asked which frames to score
+
+    # The plan's settings a metric may read (one copy of them: the plan's).
+    seed = property(lambda self: self.plan.seed)
+    batch_size = property(lambda self: self.plan.batch_size)
+    bootstrap_reps = property(lambda self: self.plan.bootstrap_reps)
+    set_bootstrap_reps = property(lambda self: self.plan.set_bootstrap_reps)
+    kid_subsets = property(lambda self: self.plan.kid_subsets)
+    kid_subset_size = property(lambda self: self.plan.kid_subset_size)
+    include_conditioning_frame = property(lambda self: self.plan.include_conditioning_frame)
 
     def model(self, family: str):
         if family not in self.models:
@@ -311,10 +314,7 @@ def _compute_metrics(real, fake, plan: ScorePlan, store, device) -> Scores:
     store = open_store(store)
     progress = plan.progress and distributed.is_main()
     boot = plan.bootstrap_settings()
-    ctx = Context(names, seed=plan.seed, device=str(device), batch_size=plan.batch_size,
-                  bootstrap_reps=plan.bootstrap_reps, set_bootstrap_reps=plan.set_bootstrap_reps,
-                  kid_subsets=plan.kid_subsets, kid_subset_size=plan.kid_subset_size,
-                  include_conditioning_frame=plan.include_conditioning_frame)
+    ctx = Context(names, plan=plan, device=str(device))
     prov: dict = {"vbench_i2v": __version__, "seed": plan.seed, "metrics": names, "device": str(device),
                   "python": platform.python_version(), "weights": {}, "warnings": ctx.warnings,
                   "extractors": {}, "conversions": [],
