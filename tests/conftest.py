@@ -69,6 +69,8 @@ NUMERIC_MODULES = {
     "test_probes", "test_label_accuracy", "test_label_acc_metric", "test_bf16_features", "test_cli_metrics",
     "test_run_e2e", "test_sanity", "test_tensors_protocol", "test_vbench_dims_metrics",
     "test_vbench_dims_networks", "test_raft", "test_frame_depth",
+    "test_preprocess_contract", "test_parallel_scoring", "test_gpu_preprocess", "test_scoring_engine",
+    "test_device_identity",
 }
 
 
