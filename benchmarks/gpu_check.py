@@ -623,36 +623,32 @@ def smooth_clips(n: int, frames: int, size: int, seed: int, speed: float = 1.5):
     return out
 
 
-def random_resnext():
-    """ResNeXt-101 with random weights and non-trivial BatchNorm statistics (as tests/test_resnext.py)."""
+def _with_random_bn_stats(build):
+    """``build()`` with random weights (seed 0) and non-trivial BatchNorm statistics, in eval mode."""
     import torch
 
-    from vbench_i2v.feature_extractors.resnext3d import resnext101
-
     torch.manual_seed(0)
-    model = resnext101().eval()
+    model = build().eval()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm3d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
     return model
+
+
+def random_resnext():
+    """ResNeXt-101 with random weights and non-trivial BatchNorm statistics (as tests/test_resnext.py)."""
+    from vbench_i2v.feature_extractors.resnext3d import resnext101
+
+    return _with_random_bn_stats(resnext101)
 
 
 def random_i3d():
     """I3D with random weights and non-trivial BatchNorm statistics (as tests/test_fvd_metrics.py)."""
-    import torch
-
     from vbench_i2v.feature_extractors.i3d import i3d
 
-    torch.manual_seed(0)
-    model = i3d().eval()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm3d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
+    return _with_random_bn_stats(i3d)
 
 
 def calibrate_batchnorm(model, x, forward=None):
